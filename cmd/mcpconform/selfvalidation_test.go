@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcpconform/mcpconform/proxyundertest"
+	"github.com/mcpconform/mcpconform/report"
+	"github.com/mcpconform/mcpconform/scenarios"
+)
+
+// Self-validation: the harness proves itself on every `go test ./...`. Every
+// scenario passes against builtin:reference and fails against the specimen of
+// the bug it guards against; each specimen fails exactly the scenarios it
+// declares. Ginkgo allows one run per process, so each run is a child process:
+// this test binary re-executed with childEnv set.
+
+const childEnv = "MCPCONFORM_SELFTEST_ARGS"
+
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv(childEnv); ok {
+		os.Exit(execute(strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// childRun is the outcome of one `mcpconform run` in a child process.
+type childRun struct {
+	code   int
+	output string
+	run    *report.Run
+}
+
+// runChild runs the CLI in a child process with a hard deadline.
+func runChild(t *testing.T, deadline time.Duration, args ...string) childRun {
+	t.Helper()
+	out := t.TempDir()
+	args = append(args, "--upstream", "127.0.0.1:0", "--out", out)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x1f"))
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("run %v did not finish within %s:\n%s", args, deadline, buf.String())
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	cr := childRun{code: code, output: buf.String()}
+	if r, err := report.ReadJSONFile(filepath.Join(out, "results.json")); err == nil {
+		cr.run = r
+	} else {
+		t.Fatalf("run %v wrote no readable results.json: %v\n%s", args, err, buf.String())
+	}
+	return cr
+}
+
+// failingScenarios lists the scenario IDs with a fail or error case.
+func failingScenarios(r *report.Run) []string {
+	set := map[string]bool{}
+	for _, c := range r.Cases {
+		if c.Outcome == report.Fail || c.Outcome == report.Error || c.Outcome == report.Warn {
+			set[c.Scenario] = true
+		}
+	}
+	return sortedSet(set)
+}
+
+func sortedSet(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func describeFailures(r *report.Run) string {
+	var b strings.Builder
+	for _, c := range r.Cases {
+		if c.Outcome != report.Pass && c.Outcome != report.Skip {
+			fmt.Fprintf(&b, "  %s %s: %s %s\n", c.Outcome, c.ID, c.Reason, strings.ReplaceAll(c.Message, "\n", " | "))
+		}
+	}
+	return b.String()
+}
+
+func TestSelfValidation(t *testing.T) {
+	type result struct {
+		spec *proxyundertest.Specimen
+		run  childRun
+	}
+	var (
+		mu      sync.Mutex
+		results = map[string]result{}
+	)
+	// Children run two at a time: the machine has two cores, and each run is
+	// mostly waiting on loopback I/O.
+	sem := make(chan struct{}, 2)
+	t.Run("matrix", func(t *testing.T) {
+		type job struct {
+			name string
+			spec *proxyundertest.Specimen
+			args []string
+		}
+		var jobs []job
+		for _, s := range proxyundertest.Specimens() {
+			if s.Listen != nil || s.Handler != nil {
+				continue // hostile specimens have their own test
+			}
+			if s.Name == "reference" {
+				for _, mode := range sortedKeys(proxyundertest.ReferenceModes) {
+					jobs = append(jobs, job{"reference/" + mode, s, proxyundertest.ReferenceModes[mode]})
+				}
+				continue
+			}
+			jobs = append(jobs, job{s.Name, s, s.RunArgs})
+		}
+		for _, j := range jobs {
+			s := j.spec
+			t.Run(j.name, func(t *testing.T) {
+				t.Parallel()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				args := append([]string{"run", "--proxy", "builtin:" + s.Name}, j.args...)
+				cr := runChild(t, 3*time.Minute, args...)
+				mu.Lock()
+				results[j.name] = result{s, cr}
+				mu.Unlock()
+
+				want := map[string]bool{}
+				for _, id := range append(append([]string{}, s.Guards...), s.AlsoFails...) {
+					want[id] = true
+				}
+				got := failingScenarios(cr.run)
+				if strings.Join(got, ",") != strings.Join(sortedSet(want), ",") {
+					t.Errorf("builtin:%s: failing scenarios = %v, want exactly %v\n%s", s.Name, got, sortedSet(want), describeFailures(cr.run))
+				}
+				wantCode := exitFail
+				if len(want) == 0 {
+					wantCode = exitOK
+				}
+				if cr.code != wantCode {
+					t.Errorf("builtin:%s: exit code %d, want %d\n%s", s.Name, cr.code, wantCode, cr.output)
+				}
+				for _, c := range cr.run.Cases {
+					if c.Outcome == report.Error {
+						t.Errorf("builtin:%s: %s is a harness error: %s %s", s.Name, c.ID, c.Reason, c.Message)
+					}
+				}
+			})
+		}
+	})
+
+	// A scenario that no specimen fails is a check that cannot fail.
+	caught := map[string]bool{}
+	for _, r := range results {
+		for _, id := range failingScenarios(r.run.run) {
+			caught[id] = true
+		}
+	}
+	if len(results) == 0 {
+		t.Fatal("no specimen ran")
+	}
+	for _, s := range scenarios.All() {
+		if !caught[s.ID] {
+			t.Errorf("scenario %s fails against no specimen: it cannot fail", s.ID)
+		}
+	}
+	// Every scenario must have passed against the reference in some mode.
+	passed := map[string]bool{}
+	for name, r := range results {
+		if !strings.HasPrefix(name, "reference/") {
+			continue
+		}
+		for _, c := range r.run.run.Cases {
+			if c.Outcome == report.Pass {
+				passed[c.Scenario] = true
+			}
+		}
+	}
+	for _, s := range scenarios.All() {
+		if !passed[s.ID] {
+			t.Errorf("scenario %s passed against no reference mode (%v)", s.ID, sortedKeys(proxyundertest.ReferenceModes))
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

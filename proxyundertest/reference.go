@@ -1,0 +1,92 @@
+// Package proxyundertest says how to reach the proxy under test: a URL the user
+// gives, or a built-in proxy (`builtin:NAME`). The built-ins are the reference
+// proxy, which passes every scenario, and the faulty specimens, each the
+// reference plus one known bug, which prove that the scenarios can fail.
+package proxyundertest
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+)
+
+// Reference is the built-in T (transparent) proxy: an httputil.ReverseProxy
+// that forwards the request path and query verbatim to the upstream origin.
+// Specimens reuse it and change one thing through the hook lists.
+type Reference struct {
+	Upstream *url.URL
+	Proxy    *httputil.ReverseProxy
+
+	// RequestHooks run on every outbound request after the reference rewrite.
+	RequestHooks []func(*httputil.ProxyRequest)
+	// ResponseHooks run on every upstream response before it is copied out.
+	ResponseHooks []func(*http.Response) error
+	// Middleware wraps the whole proxy handler, outermost last appended.
+	Middleware []func(http.Handler) http.Handler
+}
+
+// NewReference builds the reference proxy for an upstream origin (scheme and
+// host; any path on it is ignored because paths are forwarded as received).
+func NewReference(upstream *url.URL) *Reference {
+	r := &Reference{Upstream: upstream}
+	r.Proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			// Not SetURL: it joins paths, which is how Go proxies end up
+			// sending /mcp/ for /mcp (bug [v]). Swap only scheme and host.
+			pr.Out.URL.Scheme = upstream.Scheme
+			pr.Out.URL.Host = upstream.Host
+			pr.Out.Host = upstream.Host
+			pr.SetXForwarded()
+			for _, h := range r.RequestHooks {
+				h(pr)
+			}
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			for _, h := range r.ResponseHooks {
+				if err := h(resp); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprintf(w, `{"error":"bad gateway","detail":%q}`, err.Error())
+		},
+	}
+	return r
+}
+
+// Handler returns the proxy with its middleware applied.
+func (r *Reference) Handler() http.Handler {
+	var h http.Handler = r.Proxy
+	for _, m := range r.Middleware {
+		h = m(h)
+	}
+	return h
+}
+
+// replaceBody swaps a response body and fixes the framing fields, as a proxy
+// that rewrites bodies would.
+func replaceBody(resp *http.Response, body string) {
+	if resp.Body != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+	}
+	resp.Body = io.NopCloser(bytes.NewReader([]byte(body)))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	resp.Header.Del("Transfer-Encoding")
+	resp.TransferEncoding = nil
+}
+
+// setStatus changes a response's status code and line.
+func setStatus(resp *http.Response, code int) {
+	resp.StatusCode = code
+	resp.Status = fmt.Sprintf("%d %s", code, http.StatusText(code))
+}

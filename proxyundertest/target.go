@@ -1,0 +1,194 @@
+package proxyundertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Specimen is a built-in proxy: the reference with at most one known bug.
+type Specimen struct {
+	Name        string
+	Description string
+	// Bug names the real-world bug it reproduces, with its source.
+	Bug string
+	// Guards lists the scenario IDs written to catch this bug. Self-validation
+	// asserts that exactly Guards ∪ AlsoFails fail against this specimen.
+	Guards []string
+	// AlsoFails lists scenarios that fail as a side effect (a proxy that
+	// breaks every path also breaks the session scenarios).
+	AlsoFails []string
+	// RunArgs are extra `mcpconform run` flags self-validation needs to
+	// exercise the bug (e.g. a role, --cors).
+	RunArgs []string
+	// Apply installs the fault on a fresh reference. Nil for the reference.
+	Apply func(*Reference)
+	// Handler, when set, replaces the reference entirely (hostile specimens
+	// that are not HTTP proxies at all). It receives the upstream origin.
+	Handler func(upstream *url.URL) http.Handler
+	// Listen, when set, replaces the HTTP server: it serves raw TCP on ln
+	// until ctx ends (for specimens that answer with garbage or hang).
+	Listen func(ctx context.Context, ln net.Listener, upstream *url.URL)
+}
+
+// ReferenceModes are the `run` flag sets under which builtin:reference is
+// self-validated, one run each: "T" (transparent) always; areas add theirs
+// from init (e.g. "I" with --role I). In every mode the reference passes
+// every case it runs.
+var ReferenceModes = map[string][]string{"T": nil}
+
+var (
+	regMu     sync.Mutex
+	specimens = map[string]*Specimen{}
+)
+
+// Register adds a specimen to the builtin:NAME table. Area files call it from
+// init; a duplicate name is a programming error.
+func Register(s Specimen) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := specimens[s.Name]; dup {
+		panic("proxyundertest: duplicate specimen " + s.Name)
+	}
+	specimens[s.Name] = &s
+}
+
+// Specimens lists every built-in proxy, sorted by name.
+func Specimens() []*Specimen {
+	regMu.Lock()
+	defer regMu.Unlock()
+	out := make([]*Specimen, 0, len(specimens))
+	for _, s := range specimens {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Lookup finds a built-in by name.
+func Lookup(name string) (*Specimen, bool) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	s, ok := specimens[name]
+	return s, ok
+}
+
+// Target is a proxy the harness can send requests to.
+type Target struct {
+	// MCPURL is the Streamable HTTP endpoint on the proxy.
+	MCPURL string
+	// Display is what reports show (secrets already substituted out).
+	Display string
+	// Specimen is set for builtin targets.
+	Specimen *Specimen
+	close    func() error
+}
+
+// Close stops a built-in proxy; a no-op for external ones.
+func (t *Target) Close() error {
+	if t.close == nil {
+		return nil
+	}
+	return t.close()
+}
+
+// BuiltinPrefix marks a built-in proxy in --proxy.
+const BuiltinPrefix = "builtin:"
+
+// Open resolves --proxy. spec is a URL (which may hold {upstream}, replaced
+// by the URL-escaped upstream MCP URL) or builtin:NAME, which is started
+// in-process on a free loopback port in front of upstreamMCP.
+func Open(spec, upstreamMCP string) (*Target, error) {
+	if name, ok := strings.CutPrefix(spec, BuiltinPrefix); ok {
+		return startBuiltin(name, upstreamMCP)
+	}
+	raw := strings.ReplaceAll(spec, "{upstream}", url.QueryEscape(upstreamMCP))
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--proxy %q: want an http(s) URL such as http://127.0.0.1:8080/mcp, or builtin:NAME (see `mcpconform list --builtins`)", spec)
+	}
+	return &Target{MCPURL: raw, Display: spec}, nil
+}
+
+func startBuiltin(name, upstreamMCP string) (*Target, error) {
+	s, ok := Lookup(name)
+	if !ok {
+		var names []string
+		for _, x := range Specimens() {
+			names = append(names, x.Name)
+		}
+		return nil, fmt.Errorf("unknown built-in proxy %q; known: %s", name, strings.Join(names, ", "))
+	}
+	up, err := url.Parse(upstreamMCP)
+	if err != nil {
+		return nil, err
+	}
+	origin := &url.URL{Scheme: up.Scheme, Host: up.Host}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("built-in proxy: %w", err)
+	}
+	t := &Target{
+		MCPURL:   "http://" + ln.Addr().String() + up.Path,
+		Display:  BuiltinPrefix + name,
+		Specimen: s,
+	}
+	if s.Listen != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); s.Listen(ctx, ln, origin) }()
+		t.close = func() error { cancel(); ln.Close(); <-done; return nil }
+		return t, nil
+	}
+	var h http.Handler
+	if s.Handler != nil {
+		h = s.Handler(origin)
+	} else {
+		ref := NewReference(origin)
+		if s.Apply != nil {
+			s.Apply(ref)
+		}
+		h = ref.Handler()
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.close = func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+			return srv.Close()
+		}
+		return nil
+	}
+	return t, nil
+}
+
+// Reachable dials the proxy's host:port once, to tell "nothing listens there"
+// (exit 3) from a proxy that misbehaves (a conformance result).
+func Reachable(ctx context.Context, mcpURL string) error {
+	u, err := url.Parse(mcpURL)
+	if err != nil {
+		return err
+	}
+	host := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "https" {
+			host += ":443"
+		} else {
+			host += ":80"
+		}
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}

@@ -1,0 +1,204 @@
+package scenarios
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mcpconform/mcpconform/report"
+)
+
+// Level is the keyword of the requirement a scenario checks. It decides the
+// outcome when the check fails: MUST → fail, SHOULD → warn, CONVENTION → info.
+type Level string
+
+const (
+	MUST       Level = "MUST"
+	SHOULD     Level = "SHOULD"
+	CONVENTION Level = "CONVENTION"
+)
+
+// Outcome maps a failed check at this level to its verdict.
+func (l Level) Outcome() report.Outcome {
+	switch l {
+	case SHOULD:
+		return report.Warn
+	case CONVENTION:
+		return report.Info
+	}
+	return report.Fail
+}
+
+// Role is what the proxy under test does (SCENARIOS.md, "Roles").
+type Role string
+
+const (
+	RoleT Role = "T" // transparent reverse proxy
+	RoleB Role = "B" // MCP-terminating bridge
+	RoleI Role = "I" // token injector
+	RoleK Role = "K" // guarded by an API key
+)
+
+// Row is one row of a table-driven scenario; its result is reported as
+// "SCENARIO/ROW".
+type Row struct {
+	ID    string
+	Title string
+	Data  any
+}
+
+// Scenario is the single source of a scenario's metadata and its check.
+type Scenario struct {
+	ID          string
+	Title       string
+	Area        string // bridging, transport, cors, sse, refresh, apikey
+	Level       Level
+	Roles       []Role // the scenario applies when the proxy holds any of them
+	Requirement string // the requirement sentence
+	Source      string // spec and section
+	KnownBugs   []string
+	// Checks says in one line what the scenario does (for `explain`).
+	Checks string
+	// Timeout overrides the per-scenario timeout when the scenario waits on
+	// purpose (token lifetimes, idle streams); the larger of the two applies.
+	Timeout time.Duration
+	// Rows makes the scenario table-driven; Run is called once per row.
+	Rows []Row
+	// Needs names an optional capability (e.g. "cors", "legacy-sse"); when the
+	// run does not declare it, the case is skipped with the reason.
+	Needs string
+	Run   func(h *H)
+}
+
+var (
+	catMu   sync.Mutex
+	catalog = map[string]*Scenario{}
+)
+
+// Define adds a scenario to the catalogue. Area files call it from init.
+func Define(s Scenario) {
+	catMu.Lock()
+	defer catMu.Unlock()
+	if s.ID == "" || s.Area == "" || s.Run == nil {
+		panic("scenarios: incomplete definition " + s.ID)
+	}
+	if _, dup := catalog[s.ID]; dup {
+		panic("scenarios: duplicate scenario " + s.ID)
+	}
+	if s.Level == "" {
+		s.Level = MUST
+	}
+	catalog[s.ID] = &s
+}
+
+// All lists the catalogue in area order, then by ID.
+func All() []*Scenario {
+	catMu.Lock()
+	defer catMu.Unlock()
+	out := make([]*Scenario, 0, len(catalog))
+	for _, s := range catalog {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		ai, aj := areaRank(out[i].Area), areaRank(out[j].Area)
+		if ai != aj {
+			return ai < aj
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Lookup finds a scenario by ID (a row suffix "/ROW" is ignored).
+func Lookup(id string) (*Scenario, bool) {
+	id, _, _ = strings.Cut(id, "/")
+	catMu.Lock()
+	defer catMu.Unlock()
+	s, ok := catalog[strings.ToUpper(id)]
+	return s, ok
+}
+
+func areaRank(a string) int {
+	for i, x := range report.Areas {
+		if x == a {
+			return i
+		}
+	}
+	return len(report.Areas)
+}
+
+// CaseIDs lists the result IDs a scenario produces (one per row).
+func (s *Scenario) CaseIDs() []string {
+	if len(s.Rows) == 0 {
+		return []string{s.ID}
+	}
+	ids := make([]string, len(s.Rows))
+	for i, r := range s.Rows {
+		ids[i] = s.ID + "/" + r.ID
+	}
+	return ids
+}
+
+// AppliesTo reports whether the scenario applies to a proxy with these roles,
+// and if not, why.
+func (s *Scenario) AppliesTo(roles []Role) (bool, string) {
+	if len(s.Roles) == 0 {
+		return true, ""
+	}
+	for _, want := range s.Roles {
+		for _, have := range roles {
+			if want == have {
+				return true, ""
+			}
+		}
+	}
+	return false, fmt.Sprintf("applies to role %s; the proxy is declared as %s (--role)", joinRoles(s.Roles), joinRoles(roles))
+}
+
+func joinRoles(rs []Role) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = string(r)
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseRoles reads --role values such as "T", "I,K" or "IK".
+func ParseRoles(s string) ([]Role, error) {
+	var out []Role
+	seen := map[Role]bool{}
+	for _, c := range strings.ToUpper(s) {
+		if c == ',' || c == ' ' || c == '+' {
+			continue
+		}
+		r := Role(string(c))
+		switch r {
+		case RoleT, RoleB, RoleI, RoleK:
+		default:
+			return nil, fmt.Errorf("unknown role %q in %q: want T, B, I or K (e.g. --role T or --role I,K)", string(c), s)
+		}
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no role in %q", s)
+	}
+	return out, nil
+}
+
+// Labels are the Ginkgo labels of a case: its area, its scenario ID and, for
+// a row, the row ID. Ginkgo labels may not hold "/", hence separate labels.
+func (s *Scenario) labels(row *Row) []string {
+	l := []string{s.Area, s.ID}
+	if row != nil {
+		l = append(l, row.ID)
+	}
+	return l
+}
+
+// anyRoles is every role: for scenarios that apply to all proxies.
+var anyRoles = []Role{RoleT, RoleB, RoleI, RoleK}

@@ -1,0 +1,221 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/onsi/ginkgo/v2"
+
+	"github.com/mcpconform/mcpconform/mockserver"
+	"github.com/mcpconform/mcpconform/report"
+)
+
+// maxExchangesPerCase caps the evidence one case keeps, so a scenario that
+// sends hundreds of requests cannot bloat the report.
+const maxExchangesPerCase = 40
+
+// H is what a scenario body works with: the targets, the mock, the evidence
+// of the case, and the verdict helpers.
+type H struct {
+	ctx context.Context
+	env *Env
+	run *runState
+	sc  *Scenario
+	// Row is the current row of a table-driven scenario, nil otherwise.
+	Row *Row
+	c   *report.Case
+}
+
+// Ctx is bounded by the scenario timeout; every wait in a scenario uses it.
+func (h *H) Ctx() context.Context { return h.ctx }
+
+// Mock is the mock upstream.
+func (h *H) Mock() *mockserver.Mock { return h.env.Mock }
+
+// Roles are the roles the proxy under test is declared to hold.
+func (h *H) Roles() []Role { return h.run.cfg.Roles }
+
+// HasRole reports whether the proxy holds r.
+func (h *H) HasRole(r Role) bool {
+	for _, x := range h.run.cfg.Roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// Proxy is the proxy under test.
+func (h *H) Proxy() Target {
+	return Target{Name: "proxy", MCPURL: h.env.ProxyMCPURL, Hop: report.HopClientProxy, Header: h.run.cfg.ProxyHeader}
+}
+
+// Upstream is the mock reached directly: the control.
+func (h *H) Upstream() Target {
+	return Target{Name: "upstream", MCPURL: h.env.Mock.MCPURL(), Hop: report.HopControl}
+}
+
+// Send performs one request and keeps the evidence: the exchange at the
+// client, and, through the proxy, what the upstream received for it.
+func (h *H) Send(t Target, req Request) *Result {
+	mark := h.env.Mock.Journal.Mark()
+	res := h.run.client.do(h.ctx, t, req)
+	h.Evidence(res.Exchange)
+	if t.Name == "proxy" {
+		for _, e := range h.env.Mock.Journal.Since(mark) {
+			h.Evidence(e.Exchange())
+		}
+	}
+	return res
+}
+
+// Evidence attaches exchanges to the case, up to the cap.
+func (h *H) Evidence(ex ...report.Exchange) {
+	for _, e := range ex {
+		if len(h.c.Exchanges) >= maxExchangesPerCase {
+			h.c.Truncated = true
+			return
+		}
+		h.c.Exchanges = append(h.c.Exchanges, e)
+	}
+}
+
+// Mismatch is a check that did not hold: what was expected, what was seen,
+// and at which hop. Details name precisely what changed.
+type Mismatch struct {
+	Hop      string
+	Expected string
+	Observed string
+	Details  []string
+}
+
+// Mismatchf builds a Mismatch.
+func Mismatchf(hop, expected, observed string, details ...string) *Mismatch {
+	return &Mismatch{Hop: hop, Expected: expected, Observed: observed, Details: details}
+}
+
+func (m *Mismatch) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "expected: %s\nobserved: %s\nat hop:   %s", m.Expected, m.Observed, m.Hop)
+	for _, d := range m.Details {
+		fmt.Fprintf(&b, "\n  - %s", d)
+	}
+	return b.String()
+}
+
+// Control judges the probe run directly against the mock. If it fails, the
+// harness itself is wrong (or the mock is), so the case is an error and never
+// a proxy failure.
+func (h *H) Control(m *Mismatch) {
+	if m == nil {
+		return
+	}
+	h.c.Outcome = report.Error
+	h.c.Reason = "control failed (direct to the mock, no proxy): the harness cannot judge this case"
+	h.record(m)
+	ginkgo.Fail(h.c.Reason + "\n" + m.String())
+}
+
+// Verdict judges the probe run through the proxy. A nil Mismatch passes.
+func (h *H) Verdict(m *Mismatch) {
+	if m == nil {
+		return
+	}
+	h.record(m)
+	ginkgo.Fail(m.String())
+}
+
+// Pass records a remark on a passing case (e.g. "B0 not reached; B1 holds").
+func (h *H) Note(format string, args ...any) {
+	note := fmt.Sprintf(format, args...)
+	if h.c.Message == "" {
+		h.c.Message = note
+	} else {
+		h.c.Message += "\n" + note
+	}
+}
+
+func (h *H) record(m *Mismatch) {
+	h.c.Expected, h.c.Observed, h.c.Hop = m.Expected, m.Observed, m.Hop
+	if len(m.Details) > 0 {
+		h.c.Observed += " (" + strings.Join(m.Details, "; ") + ")"
+	}
+	h.c.Message = m.String()
+}
+
+// Errorf ends the case as a harness error (the harness could not judge).
+func (h *H) Errorf(format string, args ...any) {
+	h.c.Outcome = report.Error
+	h.c.Reason = fmt.Sprintf(format, args...)
+	ginkgo.Fail(h.c.Reason)
+}
+
+// Skip ends the case as not applicable, with the reason.
+func (h *H) Skip(reason string) {
+	h.c.Outcome = report.Skip
+	h.c.Reason = reason
+	ginkgo.Skip(reason)
+}
+
+// Session is an initialized MCP session on one target.
+type Session struct {
+	h      *H
+	T      Target
+	ID     string
+	nextID int
+	// Init is the initialize result.
+	Init *Result
+}
+
+// Open initializes an MCP session (initialize + notifications/initialized).
+// On failure it returns nil and the result that failed.
+func (h *H) Open(t Target) (*Session, *Result) {
+	res := h.Send(t, Request{Header: postHeaders(""), Body: rpcRequest(1, "initialize", initializeParams())})
+	if !res.OK() || len(res.Messages) == 0 {
+		return nil, res
+	}
+	s := &Session{h: h, T: t, ID: res.Header.Get("Mcp-Session-Id"), nextID: 2, Init: res}
+	if n := s.Notify("notifications/initialized"); n.Err != nil || n.Status/100 != 2 {
+		return nil, n
+	}
+	return s, res
+}
+
+// Call sends a JSON-RPC request in the session; extra headers override.
+func (s *Session) Call(method string, params any, extra http.Header) *Result {
+	id := s.nextID
+	s.nextID++
+	hdr := postHeaders(s.ID)
+	for k, v := range extra {
+		hdr[k] = v
+	}
+	return s.h.Send(s.T, Request{Header: hdr, Body: rpcRequest(id, method, params)})
+}
+
+// Notify sends a JSON-RPC notification in the session.
+func (s *Session) Notify(method string) *Result {
+	return s.h.Send(s.T, Request{Header: postHeaders(s.ID), Body: rpcNotification(method)})
+}
+
+// Close sends DELETE for the session, best effort.
+func (s *Session) Close() *Result {
+	return s.h.Send(s.T, Request{Method: http.MethodDelete, Header: postHeaders(s.ID)})
+}
+
+// rpcError returns the JSON-RPC error message of the first message, if any.
+func rpcError(res *Result) string {
+	for _, m := range res.Messages {
+		var msg struct {
+			Error *struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(m, &msg) == nil && msg.Error != nil {
+			return msg.Error.Message
+		}
+	}
+	return ""
+}

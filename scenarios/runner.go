@@ -1,0 +1,346 @@
+// Package scenarios holds the conformance scenarios (Ginkgo specs, one file
+// per area), their catalogue, and the harness client that drives a proxy.
+// Ginkgo runs inside the mcpconform binary: Run builds the spec tree from the
+// catalogue and calls RunSpecs once per process.
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/formatter"
+	"github.com/onsi/ginkgo/v2/types"
+	"github.com/onsi/gomega"
+
+	"github.com/mcpconform/mcpconform/mockserver"
+	"github.com/mcpconform/mcpconform/report"
+)
+
+// Env is what Setup provides: the running mock and where the proxy listens.
+type Env struct {
+	Mock        *mockserver.Mock
+	ProxyMCPURL string
+	// ProxyGone, when set, reports why a launched proxy is no longer running
+	// (nil while it runs), so the remaining cases end at once as errors.
+	ProxyGone func() error
+}
+
+// Config is one run, built by the CLI from its flags.
+type Config struct {
+	// Setup starts the mock and the target. It runs in BeforeSuite, because
+	// Ginkgo may os.Exit and everything it starts must live inside the suite.
+	Setup    func(ctx context.Context) (*Env, error)
+	Teardown func()
+
+	Roles        []Role
+	Capabilities map[string]bool // "cors", ...
+	LabelFilter  string
+	Focus        []string
+	FailFast     bool
+	// Timeout bounds each scenario; SuiteTimeout the whole run.
+	Timeout      time.Duration
+	SuiteTimeout time.Duration
+	MaxBody      int64
+	ProxyHeader  http.Header
+
+	// Progress receives one line per finished case; Verbose adds the
+	// failure text.
+	Progress io.Writer
+	Verbose  bool
+	// OnCase is called after every case, for incremental reports.
+	OnCase func(report.Case)
+}
+
+type runState struct {
+	cfg      Config
+	env      *Env
+	setupErr error
+	client   *client
+	mu       sync.Mutex
+	cases    []report.Case
+}
+
+var (
+	treeOnce sync.Once
+	current  *runState
+)
+
+// defaults fills unset limits.
+func (c *Config) defaults() {
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.SuiteTimeout <= 0 {
+		c.SuiteTimeout = time.Hour
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = 16 << 20
+	}
+	if len(c.Roles) == 0 {
+		c.Roles = []Role{RoleT}
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+}
+
+// Run executes the selected scenarios and returns one Case per result, in
+// catalogue order. It may be called once per process (a Ginkgo rule).
+func Run(cfg Config) ([]report.Case, error) {
+	cfg.defaults()
+	st := &runState{cfg: cfg, client: newClient(cfg.MaxBody)}
+	first := false
+	treeOnce.Do(func() { first = true; current = st; buildTree() })
+	if !first {
+		return nil, errors.New("scenarios.Run called twice in one process (Ginkgo runs once per process)")
+	}
+	// Ginkgo's own reporter would interleave its output with ours.
+	formatter.ColorableStdOut = io.Discard
+	gomega.RegisterFailHandler(ginkgo.Fail)
+	suiteCfg, repCfg := ginkgo.GinkgoConfiguration()
+	suiteCfg.LabelFilter = cfg.LabelFilter
+	suiteCfg.FocusStrings = cfg.Focus
+	suiteCfg.FailFast = cfg.FailFast
+	suiteCfg.Timeout = cfg.SuiteTimeout
+	suiteCfg.GracePeriod = 5 * time.Second
+	suiteCfg.RandomizeAllSpecs = false
+	repCfg.NoColor = true
+	repCfg.Succinct = true
+	repCfg.SilenceSkips = true
+	ginkgo.RunSpecs(&quietT{}, "mcpconform", suiteCfg, repCfg)
+	st.client.close()
+	return st.cases, nil
+}
+
+// quietT is the GinkgoTestingT Ginkgo reports failure to; the verdict is read
+// from the cases, not from here.
+type quietT struct{ failed bool }
+
+func (t *quietT) Fail() { t.failed = true }
+
+// CaseInfo is one selected case, for `list`.
+type CaseInfo struct {
+	ID       string
+	Scenario *Scenario
+}
+
+// Preview lists the cases a run with these filters would execute, without
+// running anything (Ginkgo's dry run). Like Run, once per process.
+func Preview(cfg Config) ([]CaseInfo, error) {
+	cfg.defaults()
+	st := &runState{cfg: cfg}
+	first := false
+	treeOnce.Do(func() { first = true; current = st; buildTree() })
+	if !first {
+		return nil, errors.New("scenarios.Preview called after the tree was built")
+	}
+	formatter.ColorableStdOut = io.Discard
+	suiteCfg, repCfg := ginkgo.GinkgoConfiguration()
+	suiteCfg.LabelFilter = cfg.LabelFilter
+	suiteCfg.FocusStrings = cfg.Focus
+	rep := ginkgo.PreviewSpecs("mcpconform", suiteCfg, repCfg)
+	var out []CaseInfo
+	for _, sr := range rep.SpecReports {
+		if sr.LeafNodeType != types.NodeTypeIt || sr.State == types.SpecStateSkipped {
+			continue
+		}
+		id := caseIDFromText(sr.LeafNodeText)
+		if sc, ok := Lookup(id); ok {
+			out = append(out, CaseInfo{ID: id, Scenario: sc})
+		}
+	}
+	return out, nil
+}
+
+func caseIDFromText(text string) string {
+	id, _, _ := strings.Cut(text, " ")
+	return id
+}
+
+// buildTree turns the catalogue into Ginkgo specs: one Describe per area, one
+// It per case. Everything sits inside one top-level container so Ginkgo keeps
+// the catalogue order (it shuffles top-level containers only).
+func buildTree() {
+	ginkgo.Describe("mcpconform", func() {
+		byArea := map[string][]*Scenario{}
+		var areas []string
+		for _, s := range All() {
+			if _, ok := byArea[s.Area]; !ok {
+				areas = append(areas, s.Area)
+			}
+			byArea[s.Area] = append(byArea[s.Area], s)
+		}
+		for _, area := range areas {
+			ginkgo.Describe(area, ginkgo.Label(area), func() {
+				for _, s := range byArea[area] {
+					if len(s.Rows) == 0 {
+						defineCase(s, nil)
+						continue
+					}
+					for i := range s.Rows {
+						defineCase(s, &s.Rows[i])
+					}
+				}
+			})
+		}
+	})
+
+	ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
+		st := current
+		if st.cfg.Setup == nil {
+			st.setupErr = errors.New("no setup configured")
+			return
+		}
+		env, err := st.cfg.Setup(ctx)
+		st.env, st.setupErr = env, err
+	}, ginkgo.NodeTimeout(time.Minute))
+
+	ginkgo.AfterSuite(func() {
+		if current.cfg.Teardown != nil {
+			current.cfg.Teardown()
+		}
+	})
+
+	ginkgo.ReportAfterEach(func(sr types.SpecReport) {
+		if sr.LeafNodeType != types.NodeTypeIt {
+			return
+		}
+		current.finish(sr)
+	})
+}
+
+func defineCase(s *Scenario, row *Row) {
+	id, title := s.ID, s.Title
+	if row != nil {
+		id = s.ID + "/" + row.ID
+		if row.Title != "" {
+			title = s.Title + ": " + row.Title
+		}
+	}
+	timeout := max(current.cfg.Timeout, s.Timeout)
+	ginkgo.It(id+" "+title, ginkgo.Label(s.labels(row)...), ginkgo.SpecTimeout(timeout+5*time.Second),
+		func(ctx ginkgo.SpecContext) {
+			current.runCase(ctx, s, row, id, title, timeout)
+		})
+}
+
+// newCase fills the catalogue part of a result.
+func newCase(s *Scenario, row *Row, id, title string) *report.Case {
+	c := &report.Case{
+		ID: id, Scenario: s.ID, Title: title, Area: s.Area, Level: string(s.Level),
+		Requirement: s.Requirement, Source: s.Source, KnownBugs: s.KnownBugs,
+	}
+	if row != nil {
+		c.Row = row.ID
+	}
+	return c
+}
+
+func (st *runState) runCase(ctx context.Context, s *Scenario, row *Row, id, title string, timeout time.Duration) {
+	c := newCase(s, row, id, title)
+	ginkgo.AddReportEntry("mcpconform.case", c, ginkgo.ReportEntryVisibilityNever)
+	h := &H{env: st.env, run: st, sc: s, Row: row, c: c}
+	if ok, why := s.AppliesTo(st.cfg.Roles); !ok {
+		h.Skip(why)
+	}
+	if s.Needs != "" && !st.cfg.Capabilities[s.Needs] {
+		h.Skip(fmt.Sprintf("needs capability %q, which the run does not declare (--%s)", s.Needs, s.Needs))
+	}
+	if st.setupErr != nil {
+		h.Errorf("setup failed: %v", st.setupErr)
+	}
+	if st.env.ProxyGone != nil {
+		if err := st.env.ProxyGone(); err != nil {
+			h.Errorf("proxy exited: %v", err)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	h.ctx = cctx
+	defer st.env.Mock.Disarm()
+	s.Run(h)
+}
+
+// finish converts a finished spec into a Case and hands it on.
+func (st *runState) finish(sr types.SpecReport) {
+	var c *report.Case
+	for _, e := range sr.ReportEntries {
+		if e.Name == "mcpconform.case" {
+			c, _ = e.GetRawValue().(*report.Case)
+		}
+	}
+	if c == nil {
+		// Not started (skipped by filter, fail-fast or an interrupt).
+		id := caseIDFromText(sr.LeafNodeText)
+		s, ok := Lookup(id)
+		if !ok {
+			return
+		}
+		_, rowID, _ := strings.Cut(id, "/")
+		var row *Row
+		for i := range s.Rows {
+			if s.Rows[i].ID == rowID {
+				row = &s.Rows[i]
+			}
+		}
+		title := strings.TrimPrefix(sr.LeafNodeText, id+" ")
+		c = newCase(s, row, id, title)
+		if !st.selected(sr) {
+			return // filtered out by --label-filter/--focus: not part of this run
+		}
+	}
+	s, _ := Lookup(c.Scenario)
+	report.FromSpec(sr, c, s.Level.Outcome())
+	st.mu.Lock()
+	st.cases = append(st.cases, *c)
+	st.mu.Unlock()
+	st.progress(c)
+	if st.cfg.OnCase != nil {
+		st.cfg.OnCase(*c)
+	}
+}
+
+// selected reports whether the filters chose this spec, so a spec skipped by
+// fail-fast or an interrupt (not run) is told apart from one filtered out.
+func (st *runState) selected(sr types.SpecReport) bool {
+	if st.cfg.LabelFilter != "" {
+		match, err := types.ParseLabelFilter(st.cfg.LabelFilter)
+		if err == nil && !match(sr.Labels()) {
+			return false
+		}
+	}
+	if len(st.cfg.Focus) == 0 {
+		return true
+	}
+	for _, f := range st.cfg.Focus {
+		if re, err := regexp.Compile(f); err == nil && re.MatchString(sr.FullText()) {
+			return true
+		}
+	}
+	return false
+}
+
+func (st *runState) progress(c *report.Case) {
+	mark := map[report.Outcome]string{
+		report.Pass: "PASS", report.Fail: "FAIL", report.Warn: "WARN", report.Info: "INFO",
+		report.Skip: "SKIP", report.Error: "ERR ", report.NotRun: "----", report.ExpectedFail: "XFAIL",
+	}[c.Outcome]
+	fmt.Fprintf(st.cfg.Progress, "%-5s %-28s %6.0fms  %s\n", mark, c.ID, c.DurationMS, c.Title)
+	if st.cfg.Verbose || c.Outcome == report.Fail || c.Outcome == report.Error {
+		if c.Message != "" && c.Outcome != report.Pass {
+			for _, l := range strings.Split(c.Message, "\n") {
+				fmt.Fprintf(st.cfg.Progress, "        %s\n", l)
+			}
+		} else if c.Reason != "" && c.Outcome == report.Error {
+			fmt.Fprintf(st.cfg.Progress, "        %s\n", c.Reason)
+		}
+	}
+}
