@@ -34,14 +34,14 @@ type junitSuite struct {
 }
 
 type junitCase struct {
-	Name       string          `xml:"name,attr"`
-	Classname  string          `xml:"classname,attr"`
-	Time       string          `xml:"time,attr"`
-	Properties *junitProps     `xml:"properties,omitempty"`
-	Failure    *junitProblem   `xml:"failure,omitempty"`
-	Error      *junitProblem   `xml:"error,omitempty"`
-	Skipped    *junitSkipped   `xml:"skipped,omitempty"`
-	SystemOut  *junitCharData  `xml:"system-out,omitempty"`
+	Name       string         `xml:"name,attr"`
+	Classname  string         `xml:"classname,attr"`
+	Time       string         `xml:"time,attr"`
+	Properties *junitProps    `xml:"properties,omitempty"`
+	Failure    *junitProblem  `xml:"failure,omitempty"`
+	Error      *junitProblem  `xml:"error,omitempty"`
+	Skipped    *junitSkipped  `xml:"skipped,omitempty"`
+	SystemOut  *junitCharData `xml:"system-out,omitempty"`
 }
 
 type junitProps struct {

@@ -42,9 +42,9 @@ type Run struct {
 	DurationMS  float64   `json:"durationMs"`
 	Interrupted bool      `json:"interrupted,omitempty"`
 	// Complete is false while the run is still going (partial results.json).
-	Complete bool           `json:"complete"`
+	Complete bool            `json:"complete"`
 	Counts   map[Outcome]int `json:"counts"`
-	Cases    []Case         `json:"cases"`
+	Cases    []Case          `json:"cases"`
 	// StaleBaseline lists baseline entries whose case now passes.
 	StaleBaseline []string `json:"staleBaseline,omitempty"`
 	// ProxyLog is the tail of a launched proxy's stdout/stderr.
