@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sort"
 	"strconv"
 )
 
@@ -20,6 +21,8 @@ import (
 type Reference struct {
 	Upstream *url.URL
 	Proxy    *httputil.ReverseProxy
+	// Opt is what the run declared (roles, credentials, API key).
+	Opt Options
 
 	// RequestHooks run on every outbound request after the reference rewrite.
 	RequestHooks []func(*httputil.ProxyRequest)
@@ -29,10 +32,33 @@ type Reference struct {
 	Middleware []func(http.Handler) http.Handler
 }
 
+// Feature is a capability of the reference proxy that an area adds (CORS,
+// token injection, the API-key gate). Install looks at r.Opt and adds hooks
+// or middleware when the run asks for it.
+type Feature struct {
+	Name string
+	// Order sorts installation: features installed later wrap the earlier
+	// ones' middleware, so the highest Order is the outermost layer (CORS
+	// must sit outside the API-key gate so the gate's 401 is readable).
+	Order   int
+	Install func(r *Reference)
+}
+
+var features []Feature
+
+// RegisterFeature adds a reference capability; area files call it from init.
+func RegisterFeature(f Feature) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	features = append(features, f)
+	sort.SliceStable(features, func(i, j int) bool { return features[i].Order < features[j].Order })
+}
+
 // NewReference builds the reference proxy for an upstream origin (scheme and
-// host; any path on it is ignored because paths are forwarded as received).
-func NewReference(upstream *url.URL) *Reference {
-	r := &Reference{Upstream: upstream}
+// host; any path on it is ignored because paths are forwarded as received),
+// with every registered feature installed for opt.
+func NewReference(upstream *url.URL, opt Options) *Reference {
+	r := &Reference{Upstream: upstream, Opt: opt}
 	r.Proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// Not SetURL: it joins paths, which is how Go proxies end up
@@ -58,6 +84,12 @@ func NewReference(upstream *url.URL) *Reference {
 			w.WriteHeader(http.StatusBadGateway)
 			fmt.Fprintf(w, `{"error":"bad gateway","detail":%q}`, err.Error())
 		},
+	}
+	regMu.Lock()
+	fs := append([]Feature(nil), features...)
+	regMu.Unlock()
+	for _, f := range fs {
+		f.Install(r)
 	}
 	return r
 }

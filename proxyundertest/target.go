@@ -102,12 +102,36 @@ func (t *Target) Close() error {
 // BuiltinPrefix marks a built-in proxy in --proxy.
 const BuiltinPrefix = "builtin:"
 
+// Options tell a built-in proxy what the run declared: its roles and the
+// credentials it needs in those roles. External proxies get the same values
+// through launch placeholders.
+type Options struct {
+	Roles []string // "T", "B", "I", "K"
+	// Role I: where and how to get tokens (the mock authorization server).
+	TokenURL, ClientID, ClientSecret, RefreshToken, Resource string
+	// Role K: the API key gate.
+	APIKey       string
+	APIKeyHeader string   // default X-API-Key
+	Exempt       []string // routes answered without the key, e.g. /status
+	NamedServer  string   // serve /servers/NAME/{mcp,sse} too
+}
+
+// HasRole reports whether the options declare role r.
+func (o Options) HasRole(r string) bool {
+	for _, x := range o.Roles {
+		if strings.EqualFold(x, r) {
+			return true
+		}
+	}
+	return false
+}
+
 // Open resolves --proxy. spec is a URL (which may hold {upstream}, replaced
 // by the URL-escaped upstream MCP URL) or builtin:NAME, which is started
 // in-process on a free loopback port in front of upstreamMCP.
-func Open(spec, upstreamMCP string) (*Target, error) {
+func Open(spec, upstreamMCP string, opt Options) (*Target, error) {
 	if name, ok := strings.CutPrefix(spec, BuiltinPrefix); ok {
-		return startBuiltin(name, upstreamMCP)
+		return startBuiltin(name, upstreamMCP, opt)
 	}
 	raw := strings.ReplaceAll(spec, "{upstream}", url.QueryEscape(upstreamMCP))
 	u, err := url.Parse(raw)
@@ -117,7 +141,7 @@ func Open(spec, upstreamMCP string) (*Target, error) {
 	return &Target{MCPURL: raw, Display: spec}, nil
 }
 
-func startBuiltin(name, upstreamMCP string) (*Target, error) {
+func startBuiltin(name, upstreamMCP string, opt Options) (*Target, error) {
 	s, ok := Lookup(name)
 	if !ok {
 		var names []string
@@ -151,7 +175,7 @@ func startBuiltin(name, upstreamMCP string) (*Target, error) {
 	if s.Handler != nil {
 		h = s.Handler(origin)
 	} else {
-		ref := NewReference(origin)
+		ref := NewReference(origin, opt)
 		if s.Apply != nil {
 			s.Apply(ref)
 		}

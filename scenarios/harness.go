@@ -35,6 +35,9 @@ func (h *H) Ctx() context.Context { return h.ctx }
 // Mock is the mock upstream.
 func (h *H) Mock() *mockserver.Mock { return h.env.Mock }
 
+// Params are the run's area settings.
+func (h *H) Params() Params { return h.run.cfg.Params }
+
 // Roles are the roles the proxy under test is declared to hold.
 func (h *H) Roles() []Role { return h.run.cfg.Roles }
 

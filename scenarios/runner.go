@@ -51,12 +51,27 @@ type Config struct {
 	MaxBody      int64
 	ProxyHeader  http.Header
 
+	// Params are area settings (API key, token lifetime, SSE timing).
+	Params Params
+
 	// Progress receives one line per finished case; Verbose adds the
 	// failure text.
 	Progress io.Writer
 	Verbose  bool
 	// OnCase is called after every case, for incremental reports.
 	OnCase func(report.Case)
+}
+
+// Params are the settings areas read through H.Params().
+type Params struct {
+	APIKey       string
+	APIKeyHeader string
+	Exempt       []string
+	NamedServer  string
+	TokenTTL     time.Duration
+	SSEGap       time.Duration
+	SSETolerance time.Duration
+	Long         bool
 }
 
 type runState struct {

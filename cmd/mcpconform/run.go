@@ -36,6 +36,35 @@ type runOptions struct {
 	strict       bool
 	verbose      bool
 	maxBody      int64
+
+	// Role K: the API-key gate.
+	apiKey       string
+	apiKeyHeader string
+	exempt       []string
+	namedServer  string
+
+	// Timing knobs.
+	tokenTTL     time.Duration
+	sseGap       time.Duration
+	sseTolerance time.Duration
+	long         bool
+}
+
+// proxyOptions tells a built-in proxy what the run declared.
+func (o *runOptions) proxyOptions(roles []scenarios.Role) proxyundertest.Options {
+	opt := proxyundertest.Options{APIKey: o.apiKey, APIKeyHeader: o.apiKeyHeader, Exempt: o.exempt, NamedServer: o.namedServer}
+	for _, r := range roles {
+		opt.Roles = append(opt.Roles, string(r))
+	}
+	return opt
+}
+
+// scenarioParams carries the role and timing settings into the scenarios.
+func (o *runOptions) scenarioParams() scenarios.Params {
+	return scenarios.Params{
+		APIKey: o.apiKey, APIKeyHeader: o.apiKeyHeader, Exempt: o.exempt, NamedServer: o.namedServer,
+		TokenTTL: o.tokenTTL, SSEGap: o.sseGap, SSETolerance: o.sseTolerance, Long: o.long,
+	}
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -69,6 +98,14 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 	f.BoolVar(&o.strict, "strict", false, "treat SHOULD-level warnings as failures")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "print the failure text of every non-passing case")
 	f.Int64Var(&o.maxBody, "max-body", 16<<20, "largest response body the harness reads, in bytes")
+	f.StringVar(&o.apiKey, "api-key", "", "role K: the key the proxy expects (random per run if empty)")
+	f.StringVar(&o.apiKeyHeader, "api-key-header", "X-API-Key", "role K: the header that carries the key")
+	f.StringSliceVar(&o.exempt, "exempt", []string{"/status"}, "role K: routes the proxy answers without the key")
+	f.StringVar(&o.namedServer, "named-server", "", "role K: the proxy also serves /servers/NAME/mcp and /servers/NAME/sse")
+	f.DurationVar(&o.tokenTTL, "token-ttl", time.Second, "role I: access-token lifetime issued by the mock authorization server")
+	f.DurationVar(&o.sseGap, "sse-gap", 300*time.Millisecond, "SSE: time between scripted events")
+	f.DurationVar(&o.sseTolerance, "sse-tolerance", 250*time.Millisecond, "SSE: how late an event may arrive before it counts as buffered")
+	f.BoolVar(&o.long, "long", false, "run the long variants (idle streams for minutes)")
 	return cmd
 }
 
@@ -90,7 +127,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	}
 	if !strings.HasPrefix(o.proxy, proxyundertest.BuiltinPrefix) {
 		// Validate the URL before starting anything.
-		if _, err := proxyundertest.Open(o.proxy, "http://"+o.upstream+mockserver.MCPPath); err != nil {
+		if _, err := proxyundertest.Open(o.proxy, "http://"+o.upstream+mockserver.MCPPath, proxyundertest.Options{}); err != nil {
 			return usageErr("%v", err)
 		}
 	}
@@ -122,7 +159,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		mock = m
 		run.Upstream = m.MCPURL()
 		fmt.Fprintf(stdout, "mock upstream   %s  (legacy SSE %s)\n", m.MCPURL(), m.SSEURL())
-		t, err := proxyundertest.Open(o.proxy, m.MCPURL())
+		t, err := proxyundertest.Open(o.proxy, m.MCPURL(), o.proxyOptions(roles))
 		if err != nil {
 			setupCode = exitUsage
 			return nil, err
@@ -174,6 +211,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		SuiteTimeout: o.suiteTimeout,
 		MaxBody:      o.maxBody,
 		ProxyHeader:  hdr,
+		Params:       o.scenarioParams(),
 		Progress:     stdout,
 		Verbose:      o.verbose,
 		OnCase: func(c report.Case) {
