@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/mcpconform/mcpconform/scenarios/wwwauth"
 )
 
 // Specimens for header bridging and the first transport checks. Each is the
@@ -120,6 +122,134 @@ func init() {
 		Apply: func(r *Reference) {
 			r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
 				pr.Out.Header.Del("MCP-Protocol-Version")
+			})
+		},
+	})
+	registerChallengeSpecimens()
+}
+
+// rewriteChallenges installs a response hook that replaces the
+// WWW-Authenticate lines of every response by fn(lines).
+func rewriteChallenges(r *Reference, fn func(lines []string) []string) {
+	r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
+		lines := resp.Header.Values("WWW-Authenticate")
+		if len(lines) == 0 {
+			return nil
+		}
+		out := fn(lines)
+		resp.Header.Del("WWW-Authenticate")
+		for _, l := range out {
+			resp.Header.Add("WWW-Authenticate", l)
+		}
+		return nil
+	})
+}
+
+// Specimens of challenge handling bugs: each rewrites WWW-Authenticate in one
+// wrong way a real proxy or bridge did.
+func registerChallengeSpecimens() {
+	Register(Specimen{
+		Name:        "status-rewrite",
+		Description: "turns an upstream 401 into 200 with a JSON-RPC error body and no challenge",
+		Bug:         "(i) bridges that re-encode every upstream answer as a JSON-RPC message: the client never sees the 401 (inspector#168)",
+		Guards:      []string{"AUTH-HDR-001", "HTTP-E2E-010"},
+		Apply: func(r *Reference) {
+			r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
+				if resp.StatusCode == http.StatusUnauthorized {
+					setStatus(resp, http.StatusOK)
+					resp.Header.Del("WWW-Authenticate")
+					resp.Header.Set("Content-Type", "application/json")
+					replaceBody(resp, `{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"Unauthorized"}}`)
+				}
+				return nil
+			})
+		},
+	})
+	Register(Specimen{
+		Name:        "first-challenge-only",
+		Description: "keeps only the first challenge of WWW-Authenticate",
+		Bug:         "clients and proxies that read only the first challenge (TS SDK extractWWWAuthenticateParams); Basic-first loses Bearer",
+		Guards:      []string{"AUTH-HDR-001"},
+		Apply: func(r *Reference) {
+			rewriteChallenges(r, func(lines []string) []string {
+				chs, _ := wwwauth.Parse(lines...)
+				if len(chs) == 0 {
+					return lines
+				}
+				return []string{wwwauth.Format(chs[:1])}
+			})
+		},
+	})
+	Register(Specimen{
+		Name:        "split-on-comma",
+		Description: "parses WWW-Authenticate by splitting on every comma and keeps only the pieces that look like name=value",
+		Bug:         "naive header parsers that split on ',' without honouring quoted-strings (quoted commas in error_description break)",
+		Guards:      []string{"AUTH-HDR-001"},
+		Apply: func(r *Reference) {
+			rewriteChallenges(r, func(lines []string) []string {
+				out := make([]string, 0, len(lines))
+				for _, l := range lines {
+					pieces := strings.Split(l, ",")
+					kept := []string{strings.TrimSpace(pieces[0])}
+					for _, p := range pieces[1:] {
+						// The bug: a piece without '=' is taken for
+						// junk, though it is the rest of a quoted value.
+						if p = strings.TrimSpace(p); strings.Contains(p, "=") {
+							kept = append(kept, p)
+						}
+					}
+					out = append(out, strings.Join(kept, ", "))
+				}
+				return out
+			})
+		},
+	})
+	Register(Specimen{
+		Name:        "rebuild-allowlist",
+		Description: "re-emits the Bearer challenge with only the parameters it knows (realm, scope, error, error_description, resource_metadata)",
+		Bug:         "(ii) proxies that rebuild the challenge from an allow-list drop unknown and extension params (RFC 9449 §7.1, RFC 9470); punkpeye/mcp-proxy#44",
+		Guards:      []string{"AUTH-HDR-001"},
+		Apply: func(r *Reference) {
+			known := map[string]bool{"realm": true, "scope": true, "error": true, "error_description": true, "resource_metadata": true}
+			rewriteChallenges(r, func(lines []string) []string {
+				chs, _ := wwwauth.Parse(lines...)
+				for i := range chs {
+					var ps []wwwauth.Param
+					for _, p := range chs[i].Params {
+						if known[strings.ToLower(p.Name)] {
+							ps = append(ps, p)
+						}
+					}
+					chs[i].Params = ps
+				}
+				return []string{wwwauth.Format(chs)}
+			})
+		},
+	})
+	Register(Specimen{
+		Name:        "lowercase-params",
+		Description: "lower-cases the parameter names of WWW-Authenticate (scheme and values untouched)",
+		Bug:         "proxies that normalise header content: names are matched case-insensitively, but RFC 9110 §11.6.1 forbids changing them",
+		Guards:      []string{"AUTH-HDR-001"},
+		Apply: func(r *Reference) {
+			rewriteChallenges(r, func(lines []string) []string {
+				out := make([]string, len(lines))
+				for i, l := range lines {
+					out[i] = l
+					chs, _ := wwwauth.Parse(l)
+					changed := false
+					for j := range chs {
+						for k, p := range chs[j].Params {
+							if lc := strings.ToLower(p.Name); lc != p.Name {
+								chs[j].Params[k].Name, changed = lc, true
+							}
+						}
+					}
+					if changed {
+						out[i] = wwwauth.Format(chs)
+					}
+				}
+				return out
 			})
 		},
 	})

@@ -61,11 +61,40 @@ func init() {
 	})
 }
 
+// Legs of AUTH-HDR-001: where in the protocol the challenge comes back.
+const (
+	legInitialize = "initialize" // POST initialize
+	legMid        = "mid"        // POST tools/list inside a session
+	legResume     = "resume"     // GET with Last-Event-ID inside a session
+	legStream     = "stream"     // GET stream open inside a session
+	legDelete     = "delete"     // DELETE of the session
+)
+
+// challengeCase is one row of AUTH-HDR-001: a catalogue challenge on a leg.
+type challengeCase struct {
+	Ch  mockserver.Challenge
+	Leg string
+}
+
+// challengeRows are the AUTH-HDR-001 rows. IDs are stable: "WWWA-NN" is the
+// row on POST initialize, "WWWA-NN-mid" the same challenge on a POST inside
+// a session, and WWWA-38 is WWWA-03 on a GET resume (Last-Event-ID).
 func challengeRows() []Row {
-	rows := make([]Row, len(mockserver.Challenges))
-	for i, c := range mockserver.Challenges {
-		rows[i] = Row{ID: c.ID, Title: fmt.Sprintf("%d %s", c.Status, shorten(strings.Join(c.Lines, " ⏎ "), 60)), Data: c}
+	var rows []Row
+	for _, c := range mockserver.Challenges {
+		title := fmt.Sprintf("%d %s", c.Status, shorten(strings.Join(c.Lines, " ⏎ "), 60))
+		if len(c.Lines) == 0 {
+			title = fmt.Sprintf("%d without WWW-Authenticate", c.Status)
+		}
+		rows = append(rows,
+			Row{ID: c.ID, Title: "POST initialize: " + title, Data: challengeCase{Ch: c, Leg: legInitialize}},
+			Row{ID: c.ID + "-mid", Title: "POST mid-session: " + title, Data: challengeCase{Ch: c, Leg: legMid}})
 	}
+	w3, _ := mockserver.ChallengeByID("WWWA-03")
+	w38 := w3
+	w38.ID = "WWWA-38"
+	w38.Why = "WWWA-03 on GET /mcp with Last-Event-ID (SSE resume), AUTH-HDR-012 [vii]"
+	rows = append(rows, Row{ID: "WWWA-38", Title: "GET resume: 401 " + shorten(strings.Join(w3.Lines, " "), 60), Data: challengeCase{Ch: w38, Leg: legResume}})
 	return rows
 }
 
@@ -85,46 +114,126 @@ func initializeReq() Request {
 // before its auth gate runs.
 var matchInitialize = mockserver.Match{Method: http.MethodPost, Path: mockserver.MCPPath, RPCMethod: "initialize"}
 
-// deliveryLevel is what the proxy's role must reach: T forwards field lines
-// (B1), a terminating bridge re-emits an equivalent challenge set (B2).
-func (h *H) deliveryLevel() wwwauth.Level {
-	if h.HasRole(RoleT) {
-		return wwwauth.B1
+// deliveryLevel is what the proxy's role must reach for a row: T forwards
+// field lines at the row's level (B1 by default, B0 where the row is about
+// case or bytes, B2 where normalising is allowed); a terminating bridge
+// re-emits an equivalent challenge set (B2).
+func (h *H) deliveryLevel(ch mockserver.Challenge) wwwauth.Level {
+	if !h.HasRole(RoleT) {
+		return wwwauth.B2
 	}
-	return wwwauth.B2
+	switch ch.Deliver {
+	case "B0":
+		return wwwauth.B0
+	case "B2":
+		return wwwauth.B2
+	}
+	return wwwauth.B1
+}
+
+// legMatch is what the armed challenge answers on a leg.
+func legMatch(leg string) mockserver.Match {
+	switch leg {
+	case legMid:
+		return mockserver.Match{Method: http.MethodPost, Path: mockserver.MCPPath, RPCMethod: "tools/list"}
+	case legResume:
+		return mockserver.Match{Method: http.MethodGet, Path: mockserver.MCPPath, Header: "Last-Event-ID"}
+	case legStream:
+		return mockserver.Match{Method: http.MethodGet, Path: mockserver.MCPPath}
+	case legDelete:
+		return mockserver.Match{Method: http.MethodDelete, Path: mockserver.MCPPath}
+	}
+	return matchInitialize
+}
+
+// sendOnLeg opens a session when the leg needs one, arms f and sends the
+// leg's request. A nil Result comes with the Mismatch that stopped it.
+func (h *H) sendOnLeg(t Target, leg string, f mockserver.Fault) (*Result, *Mismatch) {
+	if leg == legInitialize {
+		h.Mock().Arm(f)
+		return h.Send(t, initializeReq()), nil
+	}
+	s, bad := h.Open(t)
+	if s == nil {
+		return nil, Mismatchf(t.Hop, "an MCP session opens before the challenge", "initialize failed: "+bad.Describe())
+	}
+	h.Mock().Arm(f)
+	switch leg {
+	case legMid:
+		return s.Call("tools/list", nil, nil), nil
+	case legDelete:
+		return s.Close(), nil
+	}
+	hdr := postHeaders(s.ID)
+	hdr.Set("Accept", "text/event-stream")
+	hdr.Del("Content-Type")
+	if leg == legResume {
+		hdr.Set("Last-Event-ID", "mcpconform-resume-1")
+	}
+	return h.Send(t, Request{Method: http.MethodGet, Header: hdr}), nil
+}
+
+// judgeChallenge compares what arrived with what the mock sent for a row.
+// It names the changed status, the lost or changed parameters, and the lost
+// companion fields (DPoP-Nonce).
+func judgeChallenge(ch mockserver.Challenge, sent []string, res *Result, hop string, level wwwauth.Level, bridge bool) *Mismatch {
+	want := fmt.Sprintf("%d with WWW-Authenticate %s (%s)", ch.Status, quoteLines(sent), level)
+	if res.Err != nil {
+		return Mismatchf(hop, want, res.Describe())
+	}
+	if ch.ErrorOK && (res.Status == http.StatusRequestHeaderFieldsTooLarge || res.Status/100 == 5) {
+		return nil // an explicit refusal is allowed for this row
+	}
+	got := res.Header.Values("WWW-Authenticate")
+	var details []string
+	if res.Status != ch.Status {
+		details = append(details, fmt.Sprintf("status changed from %d to %d", ch.Status, res.Status))
+	}
+	// A bridge may add its own challenge where the upstream sent none.
+	if !(bridge && len(sent) == 0) && !wwwauth.Equivalent(level, sent, got) {
+		if len(sent) == 0 {
+			details = append(details, fmt.Sprintf("a WWW-Authenticate the upstream never sent was added: %s", quoteLines(got)))
+		} else {
+			details = append(details, wwwauth.Diff(sent, got)...)
+		}
+	}
+	for _, f := range ch.Extra {
+		if g := res.Header.Values(f.Name); len(g) != 1 || g[0] != f.Value {
+			details = append(details, fmt.Sprintf("%s changed from %q to %s", f.Name, f.Value, quoteLines(g)))
+		}
+	}
+	if len(details) == 0 {
+		return nil
+	}
+	return Mismatchf(hop, want, fmt.Sprintf("%d with WWW-Authenticate %s", res.Status, quoteLines(got)), details...)
 }
 
 func checkChallengeRow(h *H) {
-	ch := h.Row.Data.(mockserver.Challenge)
+	cc := h.Row.Data.(challengeCase)
+	ch := cc.Ch
 	sent := ch.Values(h.Mock())
-	probe := func(t Target) *Result {
-		h.Mock().Arm(ch.Fault(h.Mock(), matchInitialize))
-		return h.Send(t, initializeReq())
+	match := legMatch(cc.Leg)
+	// The control reads raw rows through net/http, which unfolds an
+	// obs-fold: B2 is the most the control can show there.
+	ctl := wwwauth.B0
+	if len(ch.RawLines) > 0 {
+		ctl = wwwauth.B2
 	}
-	judge := func(res *Result, hop string, level wwwauth.Level) *Mismatch {
-		want := fmt.Sprintf("%d with WWW-Authenticate %s (%s)", ch.Status, quoteLines(sent), level)
-		if res.Err != nil {
-			return Mismatchf(hop, want, res.Describe())
-		}
-		got := res.Header.Values("WWW-Authenticate")
-		var details []string
-		if res.Status != ch.Status {
-			details = append(details, fmt.Sprintf("status changed from %d to %d", ch.Status, res.Status))
-		}
-		if !wwwauth.Equivalent(level, sent, got) {
-			details = append(details, wwwauth.Diff(sent, got)...)
-		}
-		if len(details) == 0 {
-			return nil
-		}
-		return Mismatchf(hop, want, fmt.Sprintf("%d with WWW-Authenticate %s", res.Status, quoteLines(got)), details...)
+	res, m := h.sendOnLeg(h.Upstream(), cc.Leg, ch.Fault(h.Mock(), match))
+	if m == nil {
+		m = judgeChallenge(mockserver.Challenge{ID: ch.ID, Status: ch.Status, Extra: ch.Extra}, sent, res, report.HopControl, ctl, false)
 	}
-	h.Control(judge(probe(h.Upstream()), report.HopControl, wwwauth.B0))
-	res := probe(h.Proxy())
-	level := h.deliveryLevel()
-	h.Verdict(judge(res, report.HopClientProxy, level))
-	if level == wwwauth.B1 && !wwwauth.Equivalent(wwwauth.B0, sent, res.Header.Values("WWW-Authenticate")) {
-		h.Note("info: delivered at B1 but not byte-exact (B0): %s", strings.Join(wwwauth.Diff(sent, res.Header.Values("WWW-Authenticate")), "; "))
+	h.Control(m)
+	res, m = h.sendOnLeg(h.Proxy(), cc.Leg, ch.Fault(h.Mock(), match))
+	h.Verdict(m)
+	level := h.deliveryLevel(ch)
+	h.Verdict(judgeChallenge(ch, sent, res, report.HopClientProxy, level, !h.HasRole(RoleT)))
+	got := res.Header.Values("WWW-Authenticate")
+	if res.Status == ch.Status && level != wwwauth.B0 && !wwwauth.Equivalent(wwwauth.B0, sent, got) {
+		h.Note("info: delivered at %s but not byte-exact (B0): %s", level, strings.Join(wwwauth.Diff(sent, got), "; "))
+	}
+	if res.Status != ch.Status && ch.ErrorOK {
+		h.Note("info: the proxy refused the message with %d instead of forwarding it (allowed for %s)", res.Status, ch.ID)
 	}
 }
 
