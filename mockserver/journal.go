@@ -28,6 +28,13 @@ type Entry struct {
 	RPCMethod string
 	// Fault names the armed fault that answered instead of the MCP server.
 	Fault string
+	// TokenFP is the fingerprint of the bearer token the request carried
+	// ("control" for the harness's own), TokenErr why the mock AS rejects it
+	// ("" = valid, "missing", "expired", "revoked", "wrong audience", ...),
+	// TokenExp its exact expiry. Set only when the mock AS runs.
+	TokenFP  string
+	TokenErr string
+	TokenExp time.Time
 
 	mu           sync.Mutex
 	done         bool

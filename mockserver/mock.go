@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpconform/mcpconform/mockserver/authz"
 )
 
 // DefaultAddr is the fixed loopback address the mock listens on unless told
@@ -43,6 +45,13 @@ type Options struct {
 	AllowNonLoopback bool
 	// Logger receives SDK diagnostics; nil discards them.
 	Logger *slog.Logger
+	// Authz starts the mock authorization server on its own loopback
+	// listener (Mock.Authz, Mock.AuthzURL) issuing tokens for MCPURL with
+	// lifetime TokenTTL; Gate makes the token gate enforce them by default
+	// (see authgate.go).
+	Authz    bool
+	Gate     bool
+	TokenTTL time.Duration
 }
 
 // Mock is a running mock upstream.
@@ -50,6 +59,13 @@ type Mock struct {
 	// BaseURL is "http://host:port", without a trailing slash.
 	BaseURL string
 	Journal *Journal
+	// Authz is the mock authorization server (nil unless Options.Authz),
+	// listening at AuthzURL.
+	Authz    *authz.Server
+	AuthzURL string
+
+	authzSecret string
+	gate        *authGate
 
 	faults   faultQueue
 	mux      *http.ServeMux
@@ -97,6 +113,12 @@ func Start(opts Options) (*Mock, error) {
 		Logger:                     logger,
 	}))
 	m.mux.Handle(SSEPath, mcp.NewSSEHandler(getServer, &mcp.SSEOptions{DisableLocalhostProtection: true}))
+	if opts.Authz {
+		if err := m.startAuthz(opts); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
 	m.srv = &http.Server{
 		Handler:           m,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -116,6 +138,7 @@ func (m *Mock) SSEURL() string { return m.BaseURL + SSEPath }
 func (m *Mock) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	m.closeAuthz()
 	err := m.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = m.srv.Close() // open SSE streams never go idle; cut them
@@ -127,7 +150,7 @@ func (m *Mock) Close() error {
 func (m *Mock) Arm(f Fault) { m.faults.arm(f) }
 
 // Disarm drops every armed fault.
-func (m *Mock) Disarm() { m.faults.reset() }
+func (m *Mock) Disarm() { m.faults.reset(); m.resetGate() }
 
 // Handle mounts an extra handler on an exact path (e.g. protected-resource
 // metadata, a raw SSE script). It replaces any previous handler on that path.
@@ -170,6 +193,9 @@ func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.Body = body[:min(len(body), maxJournalBody)]
 		e.RPCMethod = rpcMethod(body)
 	}
+	if m.Authz != nil {
+		m.inspectToken(e)
+	}
 	rec := &recorder{ResponseWriter: w, e: e}
 	f := m.faults.take(e)
 	if f != nil {
@@ -197,6 +223,9 @@ func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.mu.Unlock()
 	if h != nil {
 		h.ServeHTTP(rec, r)
+		return
+	}
+	if m.servePRM(rec, r) || m.serveGate(rec, e) {
 		return
 	}
 	m.mux.ServeHTTP(rec, r)

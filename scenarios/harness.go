@@ -57,8 +57,14 @@ func (h *H) Proxy() Target {
 }
 
 // Upstream is the mock reached directly: the control.
+// When the mock's token gate is on (role I runs), the control carries the
+// mock's control token, which only the harness holds.
 func (h *H) Upstream() Target {
-	return Target{Name: "upstream", MCPURL: h.env.Mock.MCPURL(), Hop: report.HopControl}
+	t := Target{Name: "upstream", MCPURL: h.env.Mock.MCPURL(), Hop: report.HopControl}
+	if h.env.Mock.GateOn() {
+		t.Header = http.Header{"Authorization": {"Bearer " + h.env.Mock.ControlToken()}}
+	}
+	return t
 }
 
 // Send performs one request and keeps the evidence: the exchange at the
@@ -81,6 +87,9 @@ func (h *H) Evidence(ex ...report.Exchange) {
 		if len(h.c.Exchanges) >= maxExchangesPerCase {
 			h.c.Truncated = true
 			return
+		}
+		if capExchange(&e) {
+			h.c.Truncated = true // bodies or headers cut to the evidence caps
 		}
 		h.c.Exchanges = append(h.c.Exchanges, e)
 	}
