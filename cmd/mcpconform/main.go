@@ -88,6 +88,7 @@ under test through it and reports, case by case, what the proxy broke.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(stdout, stderr), newListCmd(stdout), newVersionCmd(stdout))
+	root.AddCommand(newReportCmd(stdout), newBaselineCmd(stdout), newExplainCmd(stdout), newMockCmd(stdout, stderr))
 	return root
 }
 

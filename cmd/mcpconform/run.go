@@ -1,15 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,6 +56,18 @@ type runOptions struct {
 	sseGap       time.Duration
 	sseTolerance time.Duration
 	long         bool
+
+	// Reports and gating.
+	baseline   string
+	unredacted bool
+
+	// Launching the proxy under test, and profiles.
+	proxyCmd      string
+	launchTimeout time.Duration
+	profile       string
+	profileDir    string
+	proxyName     string
+	proxyVersion  string
 }
 
 // proxyOptions tells a built-in proxy what the run declared.
@@ -81,7 +101,14 @@ the target per request (the MCP Inspector's proxy).
 
 Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy unreachable.`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return o.run(stdout, stderr) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.profile != "" {
+				if err := o.applyProfile(cmd.Flags().Changed); err != nil {
+					return usageErr("--profile: %v", err)
+				}
+			}
+			return o.run(stdout, stderr)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.proxy, "proxy", "", "proxy MCP URL, or builtin:NAME (required)")
@@ -92,7 +119,7 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 	f.BoolVar(&o.failFast, "fail-fast", false, "stop at the first failure; the rest are reported as not run")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "time limit of each scenario (scenarios that wait on purpose get more)")
 	f.DurationVar(&o.suiteTimeout, "suite-timeout", time.Hour, "time limit of the whole run")
-	f.StringVar(&o.out, "out", "", "directory to write results.json and junit.xml into")
+	f.StringVar(&o.out, "out", "", "directory to write results.json, junit.xml, summary.md, report.html and har/ into")
 	f.StringArrayVar(&o.headers, "header", nil, "'Name: value' added to every request sent to the proxy (repeatable)")
 	f.BoolVar(&o.cors, "cors", false, "the proxy is browser-facing: run the CORS scenarios")
 	f.BoolVar(&o.strict, "strict", false, "treat SHOULD-level warnings as failures")
@@ -106,12 +133,23 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 	f.DurationVar(&o.sseGap, "sse-gap", 300*time.Millisecond, "SSE: time between scripted events")
 	f.DurationVar(&o.sseTolerance, "sse-tolerance", 250*time.Millisecond, "SSE: how late an event may arrive before it counts as buffered")
 	f.BoolVar(&o.long, "long", false, "run the long variants (idle streams for minutes)")
+	f.StringVar(&o.baseline, "baseline", "", "YAML file of accepted failures (expected-failures: [{id, reason}]); a listed case that passes fails the run as stale")
+	f.BoolVar(&o.unredacted, "unredacted", false, "keep credentials (API key, tokens, client secret, --header values) in the reports")
+	f.StringVar(&o.proxyCmd, "proxy-cmd", "", "launch the proxy with this shell command; placeholders {port} {upstream} {upstream_origin} {token_url} {client_id} {client_secret} {refresh_token} {api_key} {api_key_header} {resource} {profile_dir} {tmp}")
+	f.DurationVar(&o.launchTimeout, "launch-timeout", 20*time.Second, "how long a launched proxy may take to accept connections on {port}")
+	f.StringVar(&o.profile, "profile", "", "YAML profile of the proxy (url or launch template, roles, API key, tolerances, baseline); flags override it")
 	return cmd
 }
 
 func (o *runOptions) run(stdout, stderr io.Writer) error {
+	if o.proxy == "" && o.proxyCmd != "" {
+		o.proxy = "http://127.0.0.1:{port}/mcp"
+	}
 	if o.proxy == "" {
-		return usageErr("--proxy is required: a URL such as http://127.0.0.1:8080/mcp, or builtin:reference")
+		return usageErr("--proxy is required: a URL such as http://127.0.0.1:8080/mcp, or builtin:reference (or --proxy-cmd to launch one)")
+	}
+	if o.proxyCmd != "" && strings.HasPrefix(o.proxy, proxyundertest.BuiltinPrefix) {
+		return usageErr("--proxy-cmd launches an external proxy; it cannot be combined with --proxy %s", o.proxy)
 	}
 	roles, err := scenarios.ParseRoles(o.role)
 	if err != nil {
@@ -125,10 +163,26 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		}
 		hdr.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
+	// Expand templates once with dummy values, so a typo in a placeholder is
+	// a usage error before anything starts.
+	dummy := map[string]string{"port": "1", "upstream": "http://127.0.0.1:1/mcp", "upstream_origin": "http://127.0.0.1:1"}
+	if _, err := proxyundertest.Expand(o.proxyCmd, dummy); err != nil {
+		return usageErr("--proxy-cmd: %v", err)
+	}
+	proxySpec, err := proxyundertest.Expand(o.proxy, dummy)
+	if err != nil {
+		return usageErr("--proxy: %v", err)
+	}
 	if !strings.HasPrefix(o.proxy, proxyundertest.BuiltinPrefix) {
 		// Validate the URL before starting anything.
-		if _, err := proxyundertest.Open(o.proxy, "http://"+o.upstream+mockserver.MCPPath, proxyundertest.Options{}); err != nil {
+		if _, err := proxyundertest.Open(proxySpec, "http://"+o.upstream+mockserver.MCPPath, proxyundertest.Options{}); err != nil {
 			return usageErr("%v", err)
+		}
+	}
+	var baseline *Baseline
+	if o.baseline != "" {
+		if baseline, err = loadBaseline(o.baseline); err != nil {
+			return usageErr("--baseline: %v", err)
 		}
 	}
 	if o.out != "" {
@@ -140,18 +194,32 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	run := &report.Run{
 		Schema:  report.SchemaVersion,
 		Tool:    report.Tool{Name: "mcpconform", Version: toolVersion()},
-		Proxy:   report.Proxy{Target: o.proxy, Roles: strings.Split(o.role, ",")},
+		Proxy:   report.Proxy{Target: o.proxy, Name: o.proxyName, Version: o.proxyVersion, Roles: strings.Split(o.role, ",")},
 		Started: time.Now().UTC(),
+	}
+	if o.proxyCmd != "" {
+		run.Proxy.Target = o.proxy + "  (launched: " + o.proxyCmd + ")"
 	}
 	var (
 		mock        *mockserver.Mock
 		target      *proxyundertest.Target
+		launched    *proxyundertest.Launched
+		tmpDir      string
 		setupCode   = exitOK
 		mu          sync.Mutex
 		unreachable error
 	)
+	secrets := o.secrets(hdr)
+	stopLaunched := func() {
+		mu.Lock()
+		l := launched
+		mu.Unlock()
+		if l != nil {
+			l.Stop(3 * time.Second)
+		}
+	}
 	setup := func(ctx context.Context) (*scenarios.Env, error) {
-		m, err := mockserver.Start(mockserver.Options{Addr: o.upstream})
+		m, err := mockserver.Start(o.mockOptions(roles))
 		if err != nil {
 			setupCode = exitUsage
 			return nil, err
@@ -159,15 +227,60 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		mock = m
 		run.Upstream = m.MCPURL()
 		fmt.Fprintf(stdout, "mock upstream   %s  (legacy SSE %s)\n", m.MCPURL(), m.SSEURL())
-		t, err := proxyundertest.Open(o.proxy, m.MCPURL(), o.proxyOptions(roles))
+		popt := o.proxyOptions(roles)
+		if err := authzCredentials(stdout, m, &popt, o.out); err != nil {
+			setupCode = exitUsage
+			return nil, err
+		}
+		spec := o.proxy
+		if o.proxyCmd != "" {
+			port, err := proxyundertest.FreePort()
+			if err != nil {
+				setupCode = exitUsage
+				return nil, err
+			}
+			if tmpDir, err = os.MkdirTemp("", "mcpconform-proxy-"); err != nil {
+				setupCode = exitUsage
+				return nil, err
+			}
+			values := o.placeholders(m, port, popt, tmpDir)
+			cmdline, _ := proxyundertest.Expand(o.proxyCmd, values)
+			spec, _ = proxyundertest.Expand(o.proxy, values)
+			fmt.Fprintf(stdout, "launching proxy  %s\n", cmdline)
+			l, err := proxyundertest.Launch(cmdline, nil)
+			if err != nil {
+				mu.Lock()
+				unreachable = err
+				mu.Unlock()
+				return nil, err
+			}
+			mu.Lock()
+			launched = l
+			mu.Unlock()
+			u, _ := url.Parse(spec)
+			wctx, cancel := context.WithTimeout(ctx, o.launchTimeout)
+			err = l.WaitReady(wctx, u.Host)
+			cancel()
+			if err != nil {
+				err = fmt.Errorf("%v\n--- proxy output (last lines) ---\n%s", err, l.LogTail(40))
+				mu.Lock()
+				unreachable = err
+				mu.Unlock()
+				return nil, err
+			}
+		}
+		t, err := proxyundertest.Open(spec, m.MCPURL(), popt)
 		if err != nil {
 			setupCode = exitUsage
 			return nil, err
 		}
 		target = t
-		if t.Specimen != nil {
+		switch {
+		case t.Specimen != nil:
 			fmt.Fprintf(stdout, "proxy under test %s  (built-in, listening on %s)\n", t.Display, t.MCPURL)
-		} else {
+		case launched != nil:
+			fmt.Fprintf(stdout, "proxy under test %s  (launched, pid group %d)\n", t.MCPURL, launched.Pid())
+		default:
 			fmt.Fprintf(stdout, "proxy under test %s\n", t.MCPURL)
 			fmt.Fprintf(stdout, "                 its upstream must be %s\n", m.MCPURL())
 		}
@@ -179,9 +292,14 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			mu.Unlock()
 			return nil, fmt.Errorf("proxy unreachable at %s: %v", t.MCPURL, err)
 		}
-		return &scenarios.Env{Mock: m, ProxyMCPURL: t.MCPURL}, nil
+		env := &scenarios.Env{Mock: m, ProxyMCPURL: t.MCPURL}
+		if launched != nil {
+			env.ProxyGone = launched.Gone
+		}
+		return env, nil
 	}
 	teardown := func() {
+		stopLaunched()
 		if target != nil {
 			_ = target.Close()
 		}
@@ -189,6 +307,13 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			_ = mock.Close()
 		}
 	}
+	// A launched proxy must not outlive the harness, whatever path ends it.
+	defer func() {
+		stopLaunched()
+		if tmpDir != "" {
+			_ = os.RemoveAll(tmpDir)
+		}
+	}()
 
 	writePartial := func() {}
 	if o.out != "" {
@@ -196,9 +321,30 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			mu.Lock()
 			defer mu.Unlock()
 			run.Tally()
-			_ = report.WriteFileAtomic(filepath.Join(o.out, "results.json"), func(w io.Writer) error { return report.WriteJSON(w, run) })
+			pub := publicCopy(run, secrets, o.unredacted)
+			_ = report.WriteFileAtomic(filepath.Join(o.out, "results.json"), func(w io.Writer) error { return report.WriteJSON(w, pub) })
 		}
 	}
+	// Ginkgo handles SIGINT/SIGTERM inside RunSpecs: it interrupts the
+	// running case, marks the rest as skipped and runs AfterSuite (our
+	// teardown), then returns. We listen as well only to record that the run
+	// was interrupted; every report is still written below.
+	var interrupted atomic.Bool
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	sigDone := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-sigc:
+				interrupted.Store(true)
+			case <-sigDone:
+				return
+			}
+		}
+	}()
+	defer func() { signal.Stop(sigc); close(sigDone) }()
+
 	cfg := scenarios.Config{
 		Setup:        setup,
 		Teardown:     teardown,
@@ -225,10 +371,25 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	stopLaunched()
+	mu.Lock()
+	defer mu.Unlock()
 	run.Cases = cases
 	run.Finished = time.Now().UTC()
 	run.DurationMS = float64(run.Finished.Sub(run.Started).Microseconds()) / 1000
-	run.Complete = true
+	run.Interrupted = interrupted.Load()
+	run.Complete = !run.Interrupted
+	if run.Interrupted {
+		run.Notes = append(run.Notes, "interrupted (SIGINT/SIGTERM): the running case and every later one are not-run")
+	}
+	var proxyDied error
+	if launched != nil {
+		run.ProxyLog = launched.LogTail(200)
+		proxyDied = launched.ExitedEarly()
+		if proxyDied != nil {
+			run.Notes = append(run.Notes, "the launched proxy exited during the run: "+proxyDied.Error())
+		}
+	}
 	if unreachable != nil {
 		run.Notes = append(run.Notes, "proxy unreachable at start: "+unreachable.Error())
 	}
@@ -239,43 +400,129 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			}
 		}
 	}
+	if baseline != nil {
+		run.StaleBaseline = baseline.apply(run)
+	}
+	addReproduce(run)
 	run.SortCases()
 	run.Tally()
-	if err := writeReports(o.out, run); err != nil {
+	pub := publicCopy(run, secrets, o.unredacted)
+	if err := writeReports(o.out, pub); err != nil {
 		fmt.Fprintln(stderr, "mcpconform: writing reports:", err)
 		return &exitError{code: exitUsage}
 	}
-	printSummary(stdout, run, o.out)
+	if err := report.AppendStepSummary(pub); err != nil {
+		fmt.Fprintln(stderr, "mcpconform:", err)
+	}
+	if os.Getenv("GITHUB_ACTIONS") == "true" {
+		report.WriteAnnotations(stdout, pub)
+	}
+	printSummary(stdout, pub, o.out)
 
 	switch {
 	case setupCode != exitOK:
 		return &exitError{code: setupCode}
 	case unreachable != nil:
 		return &exitError{code: exitUnreachable, err: fmt.Errorf("proxy unreachable: %v", unreachable)}
+	case proxyDied != nil:
+		return &exitError{code: exitUnreachable, err: fmt.Errorf("the launched proxy exited during the run: %v", proxyDied)}
 	case run.Failed(o.strict):
 		return &exitError{code: exitFail}
 	case run.Counts[report.Error] > 0:
 		return &exitError{code: exitUsage, err: fmt.Errorf("%d case(s) could not be judged (harness errors)", run.Counts[report.Error])}
+	case run.Interrupted:
+		return &exitError{code: exitUsage, err: fmt.Errorf("interrupted; %d case(s) not run", run.Counts[report.NotRun])}
 	}
 	return nil
 }
 
-// writeReports writes every report format into dir.
+// secrets are the values redacted from reports unless --unredacted: the
+// credentials the run hands the proxy and every --header value.
+func (o *runOptions) secrets(hdr http.Header) []string {
+	popt := o.proxyOptions(nil)
+	out := []string{o.apiKey, popt.ClientSecret, popt.RefreshToken}
+	for _, vs := range hdr {
+		for _, v := range vs {
+			// "Bearer xyz": redact the credential, keep the scheme word, which
+			// is evidence (the redactor replaces the longest match first).
+			if scheme, cred, ok := strings.Cut(v, " "); ok && !strings.ContainsAny(scheme, "=,") && strings.TrimSpace(cred) != "" {
+				v = strings.TrimSpace(cred)
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// placeholders are the values of a --proxy-cmd template.
+func (o *runOptions) placeholders(m *mockserver.Mock, port int, popt proxyundertest.Options, tmp string) map[string]string {
+	dir := o.profileDir
+	if dir == "" {
+		dir, _ = os.Getwd()
+	}
+	header := popt.APIKeyHeader
+	if header == "" {
+		header = "X-API-Key"
+	}
+	return map[string]string{
+		"port":            strconv.Itoa(port),
+		"upstream":        m.MCPURL(),
+		"upstream_origin": m.BaseURL,
+		"token_url":       popt.TokenURL,
+		"client_id":       popt.ClientID,
+		"client_secret":   popt.ClientSecret,
+		"refresh_token":   popt.RefreshToken,
+		"api_key":         popt.APIKey,
+		"api_key_header":  header,
+		"resource":        popt.Resource,
+		"profile_dir":     dir,
+		"tmp":             tmp,
+	}
+}
+
+// publicCopy returns run as it may be shared: a redacted deep copy, or run
+// itself with --unredacted. The in-memory run keeps the real values so
+// reproduce lines and the baseline see what happened.
+func publicCopy(run *report.Run, secrets []string, unredacted bool) *report.Run {
+	if unredacted {
+		return run
+	}
+	var buf bytes.Buffer
+	if err := report.WriteJSON(&buf, run); err != nil {
+		return run
+	}
+	cp, err := report.ReadJSON(&buf)
+	if err != nil {
+		return run
+	}
+	report.Redact(cp, secrets)
+	return cp
+}
+
+// writeReports writes every report format into dir: results.json,
+// junit.xml, summary.md, report.html and har/<case>.har per failing case.
 func writeReports(dir string, run *report.Run) error {
 	if dir == "" {
 		return nil
 	}
 	files := []struct {
 		name  string
-		write func(io.Writer, *report.Run) error
+		write func(io.Writer) error
 	}{
-		{"results.json", report.WriteJSON},
-		{"junit.xml", report.WriteJUnit},
+		{"results.json", func(w io.Writer) error { return report.WriteJSON(w, run) }},
+		{"junit.xml", func(w io.Writer) error { return report.WriteJUnit(w, run) }},
+		{"summary.md", func(w io.Writer) error {
+			return report.WriteMarkdown(w, run, report.MarkdownOptions{HARDir: "har"})
+		}},
+		{"report.html", func(w io.Writer) error { return report.WriteHTML(w, []*report.Run{run}) }},
 	}
 	for _, f := range files {
-		if err := report.WriteFileAtomic(filepath.Join(dir, f.name), func(w io.Writer) error { return f.write(w, run) }); err != nil {
+		if err := report.WriteFileAtomic(filepath.Join(dir, f.name), f.write); err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
+	}
+	if _, err := writeHARs(filepath.Join(dir, "har"), run); err != nil {
+		return fmt.Errorf("har: %w", err)
 	}
 	return nil
 }
@@ -315,4 +562,20 @@ func printSummary(w io.Writer, run *report.Run, out string) {
 	if out != "" {
 		fmt.Fprintf(w, "reports in %s\n", out)
 	}
+}
+
+// randomAPIKey is 32 hex characters from crypto/rand.
+func randomAPIKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func hasRole(roles []scenarios.Role, r scenarios.Role) bool {
+	for _, x := range roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpconform/mcpconform/scenarios"
+)
+
+func newExplainCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "explain ID[/ROW]",
+		Short: "Explain a scenario: requirement, source, level, roles, what is checked, known bugs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return explain(stdout, args[0])
+		},
+	}
+}
+
+func explain(w io.Writer, id string) error {
+	sc, ok := scenarios.Lookup(id)
+	if !ok {
+		return usageErr("unknown scenario %q (see `mcpconform list`)", id)
+	}
+	_, rowID, hasRow := strings.Cut(id, "/")
+	var row *scenarios.Row
+	if hasRow {
+		for i := range sc.Rows {
+			if strings.EqualFold(sc.Rows[i].ID, rowID) {
+				row = &sc.Rows[i]
+			}
+		}
+		if row == nil {
+			return usageErr("%s has no row %q; rows: %s", sc.ID, rowID, strings.Join(sc.CaseIDs(), ", "))
+		}
+	}
+	fmt.Fprintf(w, "%s — %s\n", sc.ID, sc.Title)
+	fmt.Fprintf(w, "  area:        %s\n", sc.Area)
+	fmt.Fprintf(w, "  level:       %s (a failed check is %s)\n", sc.Level, sc.Level.Outcome())
+	fmt.Fprintf(w, "  roles:       %s\n", roles(sc.Roles))
+	if sc.Needs != "" {
+		fmt.Fprintf(w, "  needs:       %s (declare it with --%s)\n", sc.Needs, sc.Needs)
+	}
+	fmt.Fprintf(w, "  requirement: %s\n", sc.Requirement)
+	fmt.Fprintf(w, "  source:      %s\n", sc.Source)
+	if sc.Checks != "" {
+		fmt.Fprintf(w, "  checks:      %s\n", sc.Checks)
+	}
+	if len(sc.KnownBugs) > 0 {
+		fmt.Fprintln(w, "  known bugs:")
+		for _, b := range sc.KnownBugs {
+			fmt.Fprintf(w, "    - %s\n", b)
+		}
+	}
+	if row != nil {
+		fmt.Fprintf(w, "  row %s: %s\n", row.ID, row.Title)
+		if row.Data != nil {
+			data, err := json.MarshalIndent(row.Data, "    ", "  ")
+			if err == nil {
+				fmt.Fprintf(w, "    %s\n", data)
+			} else {
+				fmt.Fprintf(w, "    %+v\n", row.Data)
+			}
+		}
+	} else if len(sc.Rows) > 0 {
+		fmt.Fprintf(w, "  rows (%d): explain %s/ROW shows one\n", len(sc.Rows), sc.ID)
+		for _, r := range sc.Rows {
+			fmt.Fprintf(w, "    %s/%s  %s\n", sc.ID, r.ID, r.Title)
+		}
+	}
+	if mockReproducible(id) {
+		fmt.Fprintf(w, "  by hand:     mcpconform mock --case %s\n", id)
+	}
+	return nil
+}
