@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -30,6 +31,10 @@ type Reference struct {
 	ResponseHooks []func(*http.Response) error
 	// Middleware wraps the whole proxy handler, outermost last appended.
 	Middleware []func(http.Handler) http.Handler
+	// Server, when set, adjusts the built-in's HTTP server before it serves
+	// and returns the listener to serve on: for specimens that must see the
+	// raw request bytes (header-name spelling, which net/http canonicalizes).
+	Server func(srv *http.Server, ln net.Listener) net.Listener
 }
 
 // Feature is a capability of the reference proxy that an area adds (CORS,

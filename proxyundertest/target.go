@@ -172,16 +172,20 @@ func startBuiltin(name, upstreamMCP string, opt Options) (*Target, error) {
 		return t, nil
 	}
 	var h http.Handler
+	var ref *Reference
 	if s.Handler != nil {
 		h = s.Handler(origin)
 	} else {
-		ref := NewReference(origin, opt)
+		ref = NewReference(origin, opt)
 		if s.Apply != nil {
 			s.Apply(ref)
 		}
 		h = ref.Handler()
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if ref != nil && ref.Server != nil {
+		ln = ref.Server(srv, ln)
+	}
 	go func() { _ = srv.Serve(ln) }()
 	t.close = func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -163,6 +163,16 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		}
 		hdr.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
+	if o.apiKey == "" {
+		// A fresh key per run: a proxy that accepts it without being told
+		// it cannot be passing by accident.
+		o.apiKey = randomAPIKey()
+	}
+	if hasRole(roles, scenarios.RoleK) && hdr.Get(o.apiKeyHeader) == "" {
+		// Every scenario reaches a K proxy with the key, under the header
+		// spelling the user declared (the map key keeps it verbatim).
+		hdr[o.apiKeyHeader] = []string{o.apiKey}
+	}
 	// Expand templates once with dummy values, so a typo in a placeholder is
 	// a usage error before anything starts.
 	dummy := map[string]string{"port": "1", "upstream": "http://127.0.0.1:1/mcp", "upstream_origin": "http://127.0.0.1:1"}

@@ -1,0 +1,582 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mcpconform/mcpconform/mockserver"
+	"github.com/mcpconform/mcpconform/report"
+	"github.com/mcpconform/mcpconform/scenarios/wwwauth"
+)
+
+// Area 6: a proxy guarded by an API key (role K, APIKEY-*).
+//
+// No IETF or MCP text defines X-API-Key (research §14). The run declares the
+// gate with --role K --api-key, so its defining property (a wrong key does not
+// get through) is judged as MUST; the borrowed MUSTs (challenge, OPTIONS,
+// header-name case, CORS) keep their level; the key leaking (AUTH-TOK-007
+// analogy) and the query-string key are SHOULD.
+
+// browserOrigin is the Origin the CORS probes send: the MCP Inspector's.
+const browserOrigin = "http://localhost:6274"
+
+func init() {
+	k := []Role{RoleK}
+	Define(Scenario{
+		ID:    "APIKEY-001",
+		Title: "a missing or wrong key gets 401 on every MCP route and never reaches the upstream",
+		Area:  "apikey", Level: MUST, Roles: k,
+		Requirement: "A missing or wrong key gets 401 on every MCP route: POST/GET/DELETE /mcp, GET /sse, POST /messages, and the named-server paths.",
+		Source:      "research §14 APIKEY-001 (convention of mcp-proxy --api-key; binding once the run declares role K)",
+		KnownBugs:   []string{"gates that compare a prefix, or guard /mcp but not /servers/NAME/*"},
+		Checks:      "Each MCP route (and /servers/NAME/{mcp,sse} with --named-server) is called with this wrong-key variant; each must get 401 (403 tolerated) and the upstream journal must show nothing arrived.",
+		Rows: []Row{
+			{ID: "missing", Title: "no key header"},
+			{ID: "empty", Title: "empty value"},
+			{ID: "prefix", Title: "the right key minus its last byte"},
+			{ID: "plus-byte", Title: "the right key plus one byte"},
+			{ID: "case", Title: "the right key in another letter case"},
+		},
+		Run: checkWrongKey,
+	})
+	Define(Scenario{
+		ID:    "APIKEY-002",
+		Title: "the gate's 401 carries its own challenge, distinguishable from the upstream's",
+		Area:  "apikey", Level: MUST, Roles: k,
+		Requirement: "The server generating a 401 response MUST send a WWW-Authenticate header field containing at least one challenge; the gate must not emit Bearer resource_metadata unless it is the OAuth resource.",
+		Source:      "RFC 9110 §15.5.2; research §14 APIKEY-002",
+		KnownBugs:   []string{"sparfenyuk/mcp-proxy: 401 {\"error\":\"Unauthorized\"} without a challenge", "punkpeye/mcp-proxy: a challenge only when OAuth is configured"},
+		Checks:      "The upstream is armed with a 401 Bearer resource_metadata challenge (control); initialize without a key through the proxy must get a 401 whose WWW-Authenticate parses, and whose challenges are not the upstream's (no resource_metadata).",
+		Run:         checkGateChallenge,
+	})
+	Define(Scenario{
+		ID:    "APIKEY-003",
+		Title: "OPTIONS preflight passes without the key",
+		Area:  "apikey", Level: MUST, Roles: k,
+		Requirement: "A CORS-preflight request never includes credentials; a preflight must get an ok status, so the key gate must not apply to OPTIONS.",
+		Source:      "Fetch §CORS-preflight fetch; research §13 CORS-006, §14 APIKEY-003",
+		KnownBugs:   []string{"gates applied before the CORS middleware answer every preflight 401"},
+		Checks:      "OPTIONS /mcp without the key, as a browser sends it (Origin, Access-Control-Request-Headers: content-type, x-api-key): never 401/403; with --cors also 2xx with Access-Control-Allow-Origin and Allow-Headers admitting x-api-key.",
+		Run:         checkPreflightExempt,
+	})
+	Define(Scenario{
+		ID:    "APIKEY-004",
+		Title: "declared health routes answer without the key and leak no upstream data",
+		Area:  "apikey", Level: SHOULD, Roles: k,
+		Requirement: "Health routes (/status, /ping, /health, /ready) are exempt from the key and return no upstream data.",
+		Source:      "research §14 APIKEY-004 (sparfenyuk /status, punkpeye /ping, punkpeye#58)",
+		Checks:      "GET each --exempt route without a key: 2xx, no request reaches the upstream, and the body names nothing of the upstream (server name, session ids).",
+		Run:         checkHealthExempt,
+	})
+	Define(Scenario{
+		ID:    "APIKEY-005",
+		Title: "the key header name is matched case-insensitively",
+		Area:  "apikey", Level: MUST, Roles: k,
+		Requirement: "Field names are case-insensitive: x-api-key, X-API-Key and X-Api-Key all carry the key; the value is compared byte-exactly.",
+		Source:      "RFC 9110 §5.1; research §14 APIKEY-005",
+		Checks:      "initialize with the right key under this spelling of the header name (sent verbatim on the wire) must pass the gate and reach the upstream.",
+		Rows: []Row{
+			{ID: "X-API-Key", Title: "X-API-Key", Data: "X-API-Key"},
+			{ID: "x-api-key", Title: "x-api-key", Data: "x-api-key"},
+			{ID: "X-Api-Key", Title: "X-Api-Key", Data: "X-Api-Key"},
+		},
+		Run: checkHeaderNameCase,
+	})
+	Define(Scenario{
+		ID:    "APIKEY-006",
+		Title: "the key never reaches the upstream and never comes back to the client",
+		Area:  "apikey", Level: SHOULD, Roles: k,
+		Requirement: "Proxy credentials are consumed, not relayed: the key is never forwarded upstream nor echoed downstream.",
+		Source:      "research §7 AUTH-TOK-007, §14 APIKEY-006",
+		KnownBugs:   []string{"bridges that copy every request header upstream, the API key included"},
+		Checks:      "A session with the key (initialize, tools/list, echo_headers) and a 401 with a wrong key: no upstream request carries the key in a header, query or body, and no response to the client carries it.",
+		Run:         checkKeyNotLeaked,
+	})
+	Define(Scenario{
+		ID:    "APIKEY-008",
+		Title: "the gate's 401 is readable by browser clients (CORS)",
+		Area:  "apikey", Level: MUST, Roles: k, Needs: "cors",
+		Requirement: "The gate's 401 must carry Access-Control-Allow-Origin (and expose WWW-Authenticate), or the browser sees an opaque network error instead of a 401.",
+		Source:      "Fetch §CORS check; research §14 APIKEY-008",
+		Checks:      "initialize without a key and with an Origin: the 401 must allow that origin and expose WWW-Authenticate.",
+		Run:         checkGateCORS,
+	})
+	Define(Scenario{
+		ID:    "APIKEY-009",
+		Title: "a key in the query string is not accepted, and never forwarded",
+		Area:  "apikey", Level: SHOULD, Roles: k,
+		Requirement: "No key in a query string (?api_key=): URLs end up in logs. If a proxy accepts one, it must at least not forward it upstream.",
+		Source:      "research §7 AUTH-TOK-005 (analogy), §14 APIKEY-009",
+		Checks:      "initialize with ?api_key=KEY and no header: accepted → info; accepted and the key appears in the upstream's request URL → warn.",
+		Run:         checkQueryKey,
+	})
+}
+
+// keyHeader is the declared header name (default X-API-Key).
+func (h *H) keyHeader() string {
+	if n := h.Params().APIKeyHeader; n != "" {
+		return n
+	}
+	return "X-API-Key"
+}
+
+// withoutKey is t without the run's key header (any spelling), so the probe
+// decides exactly what key, if any, is sent.
+func (h *H) withoutKey(t Target) Target {
+	hdr := http.Header{}
+	for k, v := range t.Header {
+		if !strings.EqualFold(k, h.keyHeader()) {
+			hdr[k] = v
+		}
+	}
+	t.Header = hdr
+	return t
+}
+
+// keyed adds the header under this exact spelling (the map key is written
+// verbatim on the wire; Header.Set would canonicalize it).
+func keyed(hdr http.Header, name, value string) http.Header {
+	hdr[name] = []string{value}
+	return hdr
+}
+
+// sendWithin is Send with a shorter bound, for requests that would open a
+// stream if the gate let them through.
+func (h *H) sendWithin(t Target, req Request, d time.Duration) *Result {
+	ctx, cancel := context.WithTimeout(h.ctx, d)
+	defer cancel()
+	hh := *h
+	hh.ctx = ctx
+	return hh.Send(t, req)
+}
+
+// origin is scheme://host of a target's MCP URL.
+func origin(t Target) string {
+	u, err := url.Parse(t.MCPURL)
+	if err != nil {
+		return t.MCPURL
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// arrived describes the upstream requests since mark, or "" when none.
+func (h *H) arrived(mark int) string {
+	var parts []string
+	for _, e := range h.Mock().Journal.Since(mark) {
+		u := e.Path
+		if e.RawQuery != "" {
+			u += "?" + e.RawQuery
+		}
+		parts = append(parts, e.Method+" "+u)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// controlNoKey proves the upstream itself does not ask for a key, so a 401
+// at the proxy is the gate's.
+func (h *H) controlNoKey() {
+	res := h.Send(h.Upstream(), initializeReq())
+	if !res.OK() {
+		h.Control(Mismatchf(report.HopControl, "2xx for initialize sent to the mock without a key", res.Describe()))
+	}
+}
+
+// wrongKey is the value a APIKEY-001 row sends, and whether to send one.
+func wrongKey(row, key string) (value string, send bool, skip string) {
+	switch row {
+	case "missing":
+		return "", false, ""
+	case "empty":
+		return "", true, ""
+	case "prefix":
+		if len(key) < 2 {
+			return "", false, "the key is shorter than 2 bytes; no proper prefix to try"
+		}
+		return key[:len(key)-1], true, ""
+	case "plus-byte":
+		return key + "x", true, ""
+	case "case":
+		v := swapCase(key)
+		if v == key {
+			return "", false, "the key has no letters; no other case to try"
+		}
+		return v, true, ""
+	}
+	return "", false, "unknown row " + row
+}
+
+func swapCase(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case 'a' <= c && c <= 'z':
+			b[i] = c - 32
+		case 'A' <= c && c <= 'Z':
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+// gateRoute is one guarded route probed by APIKEY-001.
+type gateRoute struct {
+	name string
+	req  Request
+}
+
+func (h *H) guardedRoutes(t Target) []gateRoute {
+	base := origin(t)
+	sse := http.Header{"Accept": {"text/event-stream"}}
+	routes := []gateRoute{
+		{"POST /mcp", Request{URL: t.MCPURL, Header: postHeaders(""), Body: rpcRequest(1, "initialize", initializeParams())}},
+		{"GET /mcp", Request{Method: http.MethodGet, URL: t.MCPURL, Header: sse.Clone()}},
+		{"DELETE /mcp", Request{Method: http.MethodDelete, URL: t.MCPURL, Header: http.Header{"Mcp-Session-Id": {"mcpconform-no-such-session"}}}},
+		{"GET /sse", Request{Method: http.MethodGet, URL: base + mockserver.SSEPath, Header: sse.Clone()}},
+		{"POST /messages/", Request{URL: base + mockserver.MessagesPath + "/", Query: "session_id=mcpconform", Header: postHeaders(""), Body: rpcNotification("notifications/initialized")}},
+	}
+	if n := h.Params().NamedServer; n != "" {
+		p := "/servers/" + url.PathEscape(n)
+		routes = append(routes,
+			gateRoute{"POST " + p + "/mcp", Request{URL: base + p + "/mcp", Header: postHeaders(""), Body: rpcRequest(1, "initialize", initializeParams())}},
+			gateRoute{"GET " + p + "/sse", Request{Method: http.MethodGet, URL: base + p + "/sse", Header: sse.Clone()}},
+		)
+	}
+	return routes
+}
+
+func checkWrongKey(h *H) {
+	key := h.Params().APIKey
+	value, send, skip := wrongKey(h.Row.ID, key)
+	if skip != "" {
+		h.Skip(skip)
+	}
+	h.controlNoKey()
+	t := h.withoutKey(h.Proxy())
+	var details []string
+	for _, rt := range h.guardedRoutes(t) {
+		if rt.req.Header == nil {
+			rt.req.Header = http.Header{}
+		}
+		if send {
+			keyed(rt.req.Header, h.keyHeader(), value)
+		}
+		mark := h.Mock().Journal.Mark()
+		// A route the gate lets through may open a stream: 2s is enough to
+		// see its status, and the gate's own 401 comes at once.
+		res := h.sendWithin(t, rt.req, 2*time.Second)
+		got := fmt.Sprintf("%d", res.Status)
+		if res.Status == 0 {
+			got = res.Describe()
+		}
+		switch {
+		case res.Status == 0:
+			details = append(details, fmt.Sprintf("%s: %s", rt.name, got))
+		case res.Status != http.StatusUnauthorized && res.Status != http.StatusForbidden:
+			details = append(details, fmt.Sprintf("%s: %s instead of 401", rt.name, res.Describe()))
+		}
+		if up := h.arrived(mark); up != "" {
+			details = append(details, fmt.Sprintf("%s: reached the upstream (%s)", rt.name, up))
+		}
+	}
+	if len(details) > 0 {
+		h.Verdict(Mismatchf(report.HopClientProxy,
+			"401 on every MCP route for "+h.Row.Title+", nothing forwarded upstream",
+			fmt.Sprintf("%d of the routes let the request through or answered otherwise", len(details)), details...))
+	}
+}
+
+// upstreamChallenge is the OAuth challenge the mock answers with, so the
+// gate's can be told apart from it.
+func upstreamChallenge(m *mockserver.Mock) string {
+	return `Bearer realm="mcp", resource_metadata="` + m.PRMURL() + `"`
+}
+
+func checkGateChallenge(h *H) {
+	ch := upstreamChallenge(h.Mock())
+	arm := func() {
+		h.Mock().Arm(mockserver.Fault{Name: "upstream-401", Match: matchInitialize, Status: http.StatusUnauthorized,
+			Fields: []mockserver.Field{{Name: "WWW-Authenticate", Value: ch}, {Name: "Content-Type", Value: "application/json"}},
+			Body:   mockserver.ErrorBody(401)})
+	}
+	arm()
+	ctl := h.Send(h.Upstream(), initializeReq())
+	if ctl.Status != http.StatusUnauthorized || ctl.Header.Get("WWW-Authenticate") != ch {
+		h.Control(Mismatchf(report.HopControl, "401 with the upstream's challenge «"+ch+"»", ctl.Describe()))
+	}
+	h.Mock().Disarm()
+	arm()
+	mark := h.Mock().Journal.Mark()
+	res := h.Send(h.withoutKey(h.Proxy()), initializeReq())
+	want := "401 (or 403) with a WWW-Authenticate naming the gate, not the upstream's Bearer resource_metadata"
+	if res.Err != nil {
+		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe()))
+	}
+	lines := res.Header.Values("WWW-Authenticate")
+	observed := fmt.Sprintf("%d with WWW-Authenticate %s", res.Status, quoteLines(lines))
+	var d []string
+	if up := h.arrived(mark); up != "" {
+		d = append(d, "the keyless request reached the upstream ("+up+"): the 401 is the upstream's, not the gate's")
+	}
+	switch {
+	case res.Status != http.StatusUnauthorized && res.Status != http.StatusForbidden:
+		d = append(d, fmt.Sprintf("status %d, not 401", res.Status))
+	case len(lines) == 0 && res.Status == http.StatusUnauthorized:
+		d = append(d, "401 without WWW-Authenticate (RFC 9110 §15.5.2: at least one challenge)")
+	case len(lines) > 0:
+		chs, problems := wwwauth.Parse(lines...)
+		if len(chs) == 0 {
+			d = append(d, "WWW-Authenticate holds no parsable challenge: "+strings.Join(problems, "; "))
+		}
+		for _, c := range chs {
+			if _, ok := c.Get("resource_metadata"); ok {
+				d = append(d, fmt.Sprintf("challenge %q carries resource_metadata: MCP clients would start OAuth discovery against the proxy", c.Scheme))
+			}
+		}
+		if wwwauth.Equivalent(wwwauth.B2, []string{ch}, lines) {
+			d = append(d, "the challenge is the upstream's, not the gate's own")
+		}
+	}
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopClientProxy, want, observed, d...))
+	}
+	if res.Status == http.StatusForbidden {
+		h.Note("info: the gate answers 403, not 401")
+	}
+}
+
+// preflight is OPTIONS as a browser sends it before a POST with the key.
+func preflight(url string) Request {
+	return Request{Method: http.MethodOptions, URL: url, Header: http.Header{
+		"Origin":                         {browserOrigin},
+		"Access-Control-Request-Method":  {"POST"},
+		"Access-Control-Request-Headers": {"content-type, mcp-protocol-version, x-api-key"},
+	}}
+}
+
+func checkPreflightExempt(h *H) {
+	t := h.withoutKey(h.Proxy())
+	res := h.Send(t, preflight(t.MCPURL))
+	cors := h.run.cfg.Capabilities["cors"]
+	want := "OPTIONS without the key is not subject to the gate (never 401/403)"
+	if cors {
+		want = "2xx with Access-Control-Allow-Origin and Allow-Headers admitting x-api-key, without the key"
+	}
+	if res.Err != nil {
+		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe()))
+	}
+	observed := fmt.Sprintf("%d, Allow-Origin %q, Allow-Headers %q", res.Status,
+		res.Header.Get("Access-Control-Allow-Origin"), strings.Join(res.Header.Values("Access-Control-Allow-Headers"), ", "))
+	var d []string
+	if res.Status == http.StatusUnauthorized || res.Status == http.StatusForbidden {
+		d = append(d, fmt.Sprintf("the gate answered the preflight %d: a preflight never carries credentials, so browsers can never call the proxy", res.Status))
+	}
+	if cors && len(d) == 0 {
+		if res.Status/100 != 2 {
+			d = append(d, fmt.Sprintf("status %d: a preflight needs an ok status", res.Status))
+		}
+		if ao := res.Header.Get("Access-Control-Allow-Origin"); ao != browserOrigin && ao != "*" {
+			d = append(d, fmt.Sprintf("Access-Control-Allow-Origin %q does not admit %s", ao, browserOrigin))
+		}
+		if !listAdmits(res.Header.Values("Access-Control-Allow-Headers"), h.keyHeader()) {
+			d = append(d, "Access-Control-Allow-Headers does not admit "+strings.ToLower(h.keyHeader()))
+		}
+	}
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopClientProxy, want, observed, d...))
+	}
+}
+
+// listAdmits reports whether a comma-separated header list names v (any
+// case) or is the wildcard.
+func listAdmits(lines []string, v string) bool {
+	for _, l := range lines {
+		for _, item := range strings.Split(l, ",") {
+			item = strings.TrimSpace(item)
+			if item == "*" || strings.EqualFold(item, v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func checkHealthExempt(h *H) {
+	routes := h.Params().Exempt
+	if len(routes) == 0 {
+		h.Skip("no health route declared (--exempt)")
+	}
+	// A live session gives the upstream data a leaky status page would show.
+	s, bad := h.Open(h.Proxy())
+	if s == nil {
+		h.Verdict(Mismatchf(report.HopClientProxy, "an MCP session opens with the key", "initialize failed: "+bad.Describe()))
+	}
+	defer s.Close()
+	t := h.withoutKey(h.Proxy())
+	var d []string
+	for _, p := range routes {
+		mark := h.Mock().Journal.Mark()
+		res := h.sendWithin(t, Request{Method: http.MethodGet, URL: origin(t) + p}, 3*time.Second)
+		switch {
+		case res.Err != nil:
+			d = append(d, fmt.Sprintf("GET %s: %s", p, res.Describe()))
+		case res.Status/100 != 2:
+			d = append(d, fmt.Sprintf("GET %s without the key: %s", p, res.Describe()))
+		}
+		if up := h.arrived(mark); up != "" {
+			d = append(d, fmt.Sprintf("GET %s called the upstream (%s)", p, up))
+		}
+		for _, secret := range []string{mockserver.ServerName, s.ID} {
+			if secret != "" && bytes.Contains(res.Body, []byte(secret)) {
+				d = append(d, fmt.Sprintf("GET %s body shows upstream data %q", p, secret))
+			}
+		}
+	}
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopClientProxy, "2xx without the key, no upstream call, no upstream data, on "+strings.Join(routes, ", "),
+			fmt.Sprintf("%d problem(s)", len(d)), d...))
+	}
+}
+
+func checkHeaderNameCase(h *H) {
+	name := h.Row.Data.(string)
+	h.controlNoKey()
+	t := h.withoutKey(h.Proxy())
+	req := initializeReq()
+	keyed(req.Header, name, h.Params().APIKey)
+	mark := h.Mock().Journal.Mark()
+	res := h.Send(t, req)
+	want := fmt.Sprintf("2xx: the right key under %q passes the gate and initialize reaches the upstream", name)
+	var d []string
+	if !res.OK() {
+		d = append(d, fmt.Sprintf("the key sent as %q: %s", name, res.Describe()))
+	}
+	if h.arrived(mark) == "" {
+		d = append(d, "initialize never reached the upstream")
+	}
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe(), d...))
+	}
+}
+
+// leaks lists where the key appears in what the upstream received since mark.
+func (h *H) upstreamLeaks(mark int, key string) []string {
+	var out []string
+	for _, e := range h.Mock().Journal.Since(mark) {
+		where := e.Method + " " + e.Path
+		for name, vs := range e.Header {
+			for _, v := range vs {
+				if strings.Contains(v, key) {
+					out = append(out, fmt.Sprintf("%s: the upstream received header %s carrying the key", where, name))
+				}
+			}
+		}
+		if strings.Contains(e.RawQuery, key) || strings.Contains(e.RawQuery, url.QueryEscape(key)) {
+			out = append(out, where+": the key is in the upstream's query string")
+		}
+		if bytes.Contains(e.Body, []byte(key)) {
+			out = append(out, where+": the key is in the body the upstream received")
+		}
+	}
+	return out
+}
+
+// downstreamLeaks lists where the key appears in a response to the client.
+func downstreamLeaks(res *Result, key, what string) []string {
+	var out []string
+	for name, vs := range res.Header {
+		for _, v := range vs {
+			if strings.Contains(v, key) {
+				out = append(out, fmt.Sprintf("%s: response header %s carries the key", what, name))
+			}
+		}
+	}
+	if bytes.Contains(res.Body, []byte(key)) {
+		out = append(out, what+": the response body carries the key")
+	}
+	return out
+}
+
+func checkKeyNotLeaked(h *H) {
+	key := h.Params().APIKey
+	if len(key) < 4 {
+		h.Skip("the key is shorter than 4 bytes; searching for it would match unrelated bytes")
+	}
+	mark := h.Mock().Journal.Mark()
+	s, bad := h.Open(h.Proxy())
+	if s == nil {
+		h.Verdict(Mismatchf(report.HopClientProxy, "an MCP session opens with the key", "initialize failed: "+bad.Describe()))
+	}
+	d := downstreamLeaks(s.Init, key, "initialize")
+	list := s.Call("tools/list", nil, nil)
+	d = append(d, downstreamLeaks(list, key, "tools/list")...)
+	// The lowercase spelling too: a gate may strip only the spelling it knows.
+	echo := s.Call("tools/call", map[string]any{"name": mockserver.ToolEchoHeaders, "arguments": map[string]any{}},
+		keyed(http.Header{}, strings.ToLower(h.keyHeader()), key))
+	d = append(d, downstreamLeaks(echo, key, "tools/call echo_headers")...)
+	s.Close()
+	wrong := initializeReq()
+	keyed(wrong.Header, h.keyHeader(), key+"-wrong")
+	rej := h.Send(h.withoutKey(h.Proxy()), wrong)
+	d = append(d, downstreamLeaks(rej, key, "the 401 for a wrong key")...)
+	d = append(d, h.upstreamLeaks(mark, key)...)
+	if !echo.OK() {
+		h.Verdict(Mismatchf(report.HopClientProxy, "tools/call echo_headers succeeds with the key", echo.Describe()))
+	}
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopProxyUpstream, "the key stays at the proxy: absent from every upstream request and every response",
+			fmt.Sprintf("the key leaked %d time(s)", len(d)), d...))
+	}
+}
+
+func checkGateCORS(h *H) {
+	t := h.withoutKey(h.Proxy())
+	req := initializeReq()
+	req.Header.Set("Origin", browserOrigin)
+	res := h.Send(t, req)
+	want := "401 with Access-Control-Allow-Origin admitting " + browserOrigin + " and Access-Control-Expose-Headers naming WWW-Authenticate"
+	if res.Err != nil {
+		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe()))
+	}
+	observed := fmt.Sprintf("%d, Allow-Origin %q, Expose-Headers %q", res.Status,
+		res.Header.Get("Access-Control-Allow-Origin"), strings.Join(res.Header.Values("Access-Control-Expose-Headers"), ", "))
+	var d []string
+	if res.Status != http.StatusUnauthorized && res.Status != http.StatusForbidden {
+		d = append(d, fmt.Sprintf("status %d: the keyless request was not rejected", res.Status))
+	}
+	if ao := res.Header.Get("Access-Control-Allow-Origin"); ao != browserOrigin && ao != "*" {
+		d = append(d, fmt.Sprintf("Access-Control-Allow-Origin %q: the browser sees a network error, not the 401", ao))
+	}
+	if len(res.Header.Values("WWW-Authenticate")) > 0 && !listAdmits(res.Header.Values("Access-Control-Expose-Headers"), "WWW-Authenticate") {
+		d = append(d, "WWW-Authenticate is not exposed: scripts cannot read the challenge")
+	}
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopClientProxy, want, observed, d...))
+	}
+}
+
+func checkQueryKey(h *H) {
+	key := h.Params().APIKey
+	t := h.withoutKey(h.Proxy())
+	mark := h.Mock().Journal.Mark()
+	req := initializeReq()
+	req.Query = "api_key=" + url.QueryEscape(key)
+	res := h.Send(t, req)
+	if res.OK() {
+		h.Note("info: the proxy accepts the key in the query string (?api_key=); URLs end up in access logs and browser history")
+	}
+	var d []string
+	for _, e := range h.Mock().Journal.Since(mark) {
+		if strings.Contains(e.RawQuery, key) || strings.Contains(e.RawQuery, url.QueryEscape(key)) {
+			d = append(d, fmt.Sprintf("%s %s?%s reached the upstream with the key in its query", e.Method, e.Path, e.RawQuery))
+		}
+	}
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopProxyUpstream, "a key in the query string is refused, or at least consumed at the proxy",
+			res.Describe()+", and the upstream received the key", d...))
+	}
+}
