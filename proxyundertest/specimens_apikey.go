@@ -15,6 +15,8 @@ import (
 // Specimens for the API-key gate (role K): the reference gate with one bug.
 func init() {
 	k := []string{"--role", "K"}
+	// SHOULD-level scenarios only warn; --strict makes the run exit 1 on them.
+	kStrict := []string{"--role", "K", "--strict"}
 	Register(Specimen{
 		Name:        "apikey-case-sensitive-name",
 		Description: "accepts the key only under the header spelling it was configured with (X-API-Key)",
@@ -39,7 +41,7 @@ func init() {
 		Description: "checks the key, then forwards it upstream with every other header",
 		Bug:         "bridges that copy every request header to the upstream, the API key included (AUTH-TOK-007)",
 		Guards:      []string{"APIKEY-006"},
-		RunArgs:     k,
+		RunArgs:     kStrict,
 		Apply:       func(r *Reference) { gateOf(r).strip = false },
 	})
 	Register(Specimen{
@@ -60,8 +62,8 @@ func init() {
 	})
 	Register(Specimen{
 		Name:        "apikey-prefix-match",
-		Description: "compares only as many bytes as the client sent, so any non-empty prefix of the key passes",
-		Bug:         "a hand-rolled constant-time compare over the shorter length",
+		Description: "compares only the shorter of the two lengths, so a prefix of the key, or the key plus anything, passes",
+		Bug:         "a hand-rolled constant-time compare over min(len(sent), len(key)) bytes",
 		Guards:      []string{"APIKEY-001"},
 		RunArgs:     k,
 		Apply: func(r *Reference) {
@@ -92,7 +94,7 @@ func init() {
 		Description: "guards every route, the declared health route /status included",
 		Bug:         "punkpeye/mcp-proxy before #58/#59: authentication ran before /health and /ready",
 		Guards:      []string{"APIKEY-004"},
-		RunArgs:     k,
+		RunArgs:     kStrict,
 		Apply: func(r *Reference) {
 			g := gateOf(r)
 			g.exempt = nil
@@ -115,7 +117,7 @@ func init() {
 		Description: "the gate's 401 carries no CORS headers (the CORS layer sits inside the gate)",
 		Bug:         "gate mounted outside the CORS middleware: browsers see a network error instead of the 401 (research §14 APIKEY-008)",
 		Guards:      []string{"APIKEY-008"},
-		RunArgs:     []string{"--role", "K", "--cors"},
+		RunArgs:     k,
 		Apply: func(r *Reference) {
 			g := gateOf(r)
 			g.reject = func(w http.ResponseWriter, req *http.Request) {
@@ -137,7 +139,7 @@ func init() {
 		Description: "also accepts ?api_key=KEY and forwards the query verbatim to the upstream",
 		Bug:         "gates that read the key from the query string for EventSource clients, leaking it into upstream logs (AUTH-TOK-005 analogy)",
 		Guards:      []string{"APIKEY-009"},
-		RunArgs:     k,
+		RunArgs:     kStrict,
 		Apply: func(r *Reference) {
 			g := gateOf(r)
 			header := g.lookup
