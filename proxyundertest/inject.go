@@ -55,6 +55,7 @@ type injector struct {
 	static   bool // specimen static-token: never refresh after the first fetch
 	fixedRT  bool // specimen ignore-rotation: always refresh with the initial token
 	passthru bool // specimen passthrough-client-token
+	rt       *resourceTransport
 
 	mu    sync.Mutex
 	inner oauth2.TokenSource // refreshes whenever asked (see newInner)
@@ -80,7 +81,8 @@ func installInject(r *Reference) {
 	// x/oauth2's refresh grant takes no extra parameters, so `resource`
 	// (RFC 8707, required on every grant by MCP) is added by the transport
 	// of the AS client, to every token request.
-	hc := &http.Client{Timeout: asTimeout, Transport: resourceTransport{resource: resource, base: http.DefaultTransport}}
+	rt := &resourceTransport{resource: resource, base: http.DefaultTransport}
+	hc := &http.Client{Timeout: asTimeout, Transport: rt}
 	in := &injector{
 		cfg: &oauth2.Config{
 			ClientID: o.ClientID, ClientSecret: o.ClientSecret,
@@ -90,6 +92,7 @@ func installInject(r *Reference) {
 		initial: o.RefreshToken,
 		early:   injectEarly,
 		retries: 1,
+		rt:      rt,
 	}
 	injMu.Lock()
 	injectors[r] = in
@@ -101,11 +104,11 @@ func installInject(r *Reference) {
 // the AS rotates to (AUTH-REF-002) and, with its 10 s default early expiry,
 // refreshes on every call for short tokens; the outer reuse layer decides
 // when to call it.
-func (in *injector) newInner() oauth2.TokenSource {
+func (in *injector) newInner(refreshToken string) oauth2.TokenSource {
 	if in.fixedRT {
 		return fixedRefresh{in}
 	}
-	return msExpiry{in.cfg.TokenSource(in.ctx, &oauth2.Token{RefreshToken: in.initial})}
+	return msExpiry{in.cfg.TokenSource(in.ctx, &oauth2.Token{RefreshToken: refreshToken})}
 }
 
 // token returns a current token. bad, when set, is an access token the
@@ -116,7 +119,7 @@ func (in *injector) token(bad string) (*oauth2.Token, error) {
 	defer in.mu.Unlock()
 	if in.static {
 		if in.first == nil {
-			t, err := in.newInner().Token()
+			t, err := in.newInner(in.initial).Token()
 			if err != nil {
 				return nil, err
 			}
@@ -125,13 +128,15 @@ func (in *injector) token(bad string) (*oauth2.Token, error) {
 		return in.first, nil
 	}
 	if in.src == nil {
-		in.inner = in.newInner()
+		in.inner = in.newInner(in.initial)
 		in.src = oauth2.ReuseTokenSourceWithExpiry(nil, in.inner, in.early)
 	}
 	t, err := in.src.Token()
 	if err == nil && bad != "" && t.AccessToken == bad {
-		// ReuseTokenSource cannot be told a token is bad; a new reuse layer
-		// over the same inner source refreshes on its first call.
+		// ReuseTokenSource cannot be told a token is bad: start new layers
+		// from the current (possibly rotated) refresh token, so the next
+		// call refreshes whatever the token's lifetime.
+		in.inner = in.newInner(t.RefreshToken)
 		in.src = oauth2.ReuseTokenSourceWithExpiry(nil, in.inner, in.early)
 		t, err = in.src.Token()
 	}
@@ -251,7 +256,7 @@ type resourceTransport struct {
 	base     http.RoundTripper
 }
 
-func (t resourceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *resourceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.resource == "" || req.Body == nil || !strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		return t.base.RoundTrip(req)
 	}

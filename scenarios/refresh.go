@@ -1,0 +1,812 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mcpconform/mcpconform/mockserver"
+	"github.com/mcpconform/mcpconform/mockserver/authz"
+	"github.com/mcpconform/mcpconform/report"
+	"github.com/mcpconform/mcpconform/scenarios/wwwauth"
+)
+
+// Area: token refresh (AUTH-TOK-*, AUTH-REF-*). The bug this area exists
+// for: a proxy put a 1-hour JWT into the session's headers at start and never
+// refreshed it; after ~55 minutes every call got 401. With the mock AS
+// issuing ~1 s tokens (--token-ttl) the same bug shows within seconds. In
+// role I runs the mock's token gate is on, so every upstream request's token
+// is validated and journaled (Entry.TokenFP/TokenErr/TokenExp).
+
+// refreshWait is the deliberate waiting of the longest scenario, in token
+// lifetimes; scenario Timeouts are derived from it at the default 1 s TTL.
+const (
+	longSessionLifetimes = 5.5
+	burstSize            = 20
+)
+
+func init() {
+	Define(Scenario{
+		ID: "AUTH-TOK-004", Title: "a session spanning ≥5 token lifetimes never shows the upstream an expired token",
+		Area: "refresh", Level: MUST, Roles: []Role{RoleI},
+		Requirement: "Authorization MUST be included in every HTTP request from client to server, even within one logical session; the token must be current, not the one from session start.",
+		Source:      "MCP 2025-11-25 authorization §Token Usage; research §7 AUTH-TOK-004, bug (vii)",
+		KnownBugs:   []string{"(vii) JWT baked into the session headers at start, 401 on every call after expiry (peakflo/20x#268, metamcp#142, mcphub#504)"},
+		Checks:      "One session through the proxy for 5.5 token lifetimes, a call every quarter lifetime, and a GET stream held open across an expiry: no call may fail at the client and no upstream request may carry an expired or otherwise invalid token.",
+		Timeout:     20 * time.Second,
+		Run:         checkLongSession,
+	})
+	Define(Scenario{
+		ID: "AUTH-REF-009", Title: "at most one refresh per token lifetime, single-flight under a burst at expiry",
+		Area: "refresh", Level: SHOULD, Roles: []Role{RoleI},
+		Requirement: "Refresh when the token is about to expire, once: a proxy that refreshes on every request, or lets concurrent requests each refresh, loads the AS and (with rotation) trips replay detection, which revokes the whole grant.",
+		Source:      "OAuth 2.1 §4.3.1 (refresh token rotation, replay revokes the family); RFC 9700 §4.14.2; harness convention (ID local to mcpconform)",
+		Checks:      fmt.Sprintf("Calls every fifth of a lifetime for 2.5 lifetimes, then %d concurrent calls right at the expiry of the proxy's token: at most ceil(1.25 per lifetime)+2 grants in all and at most 2 during the burst; every burst call succeeds.", burstSize),
+		Timeout:     15 * time.Second,
+		Run:         checkRefreshRate,
+	})
+	Define(Scenario{
+		ID: "AUTH-REF-002", Title: "the rotated refresh token replaces the old one",
+		Area: "refresh", Level: MUST, Roles: []Role{RoleI},
+		Requirement: "When the AS issues a new refresh token, the client MUST discard the old one and use the new one; presenting a rotated-out refresh token is replay.",
+		Source:      "OAuth 2.1 §4.3.1; RFC 6749 §6; research §8 AUTH-REF-002",
+		Checks:      "Three early revocations force three refreshes; every refresh grant must present the refresh token the previous grant issued, and none may be a replay.",
+		Timeout:     10 * time.Second,
+		Run:         checkRotation,
+	})
+	Define(Scenario{
+		ID: "AUTH-REF-004", Title: "an early-revoked token: refresh and retry once, or a clean 401 — never a loop",
+		Area: "refresh", Level: MUST, Roles: []Role{RoleI},
+		Requirement: "Do not trust expires_in alone: a token can be revoked before it expires. On the upstream's 401 the proxy refreshes and retries once, or passes a 401 with a challenge; it must not keep sending the rejected token nor retry without bound.",
+		Source:      "OAuth 2.1 §3.2.3 (clients MUST NOT rely on the full lifetime); RFC 6750 §3.1; research §8 AUTH-REF-004",
+		Rows: []Row{
+			{ID: "revoked-early", Title: "the proxy's token is revoked by the AS before it expires"},
+			{ID: "always-401", Title: "the upstream rejects every token: at most one retry"},
+		},
+		Checks:  "revoked-early: after revocation a call succeeds or gets 401 with a challenge, and the next call succeeds; always-401: the client gets 401 with a challenge and the upstream sees at most 2 requests for the call.",
+		Timeout: 10 * time.Second,
+		Run:     checkEarlyRevoke,
+	})
+	Define(Scenario{
+		ID: "AUTH-REF-005", Title: "AS down: a clear 401/502/503 within a bound, recovery when it returns",
+		Area: "refresh", Level: MUST, Roles: []Role{RoleI},
+		Requirement: "On refresh failure, stop and surface the failure to the client (401 with a challenge, or a 502/503 with a body saying why) promptly; when the AS is back the session works again.",
+		Source:      "MCP 2025-11-25 authorization §Error Handling; research §8 AUTH-REF-005",
+		Checks:      "The AS answers 503 and the proxy's token is revoked: the next call must get 401 (with a challenge), 502 or 503 with a non-empty body within 5 s; once the AS answers again, the next call succeeds.",
+		Timeout:     15 * time.Second,
+		Run:         checkASDown,
+	})
+	Define(Scenario{
+		ID: "AUTH-TOK-001", Title: "`resource` is sent on every grant, refreshes included",
+		Area: "refresh", Level: MUST, Roles: []Role{RoleI},
+		Requirement: "MCP clients MUST include the resource parameter in both authorization requests and token requests, refresh included.",
+		Source:      "MCP 2025-11-25 authorization §Resource Parameter Implementation; RFC 8707 §2",
+		Checks:      "The AS requires `resource`; two early revocations force two refreshes; every grant must carry resource = the upstream MCP URL.",
+		Timeout:     10 * time.Second,
+		Run:         checkResourceParam,
+	})
+	Define(Scenario{
+		ID: "AUTH-TOK-003", Title: "no token passthrough: the client's Authorization stays at the proxy, the injected token stays upstream",
+		Area: "refresh", Level: MUST, Roles: []Role{RoleI},
+		Requirement: "MCP servers MUST NOT accept or transit any other tokens; an injecting proxy replaces the client's credential and never reveals its own token to the client.",
+		Source:      "MCP 2025-11-25 security best practices §Token Passthrough; research §7 AUTH-TOK-003",
+		Checks:      "A session whose every request carries the client's own Authorization: the upstream must never see it, and no response header or body at the client may contain a token the upstream received.",
+		Run:         checkNoPassthrough,
+	})
+	Define(Scenario{
+		ID: "AUTH-TOK-006", Title: "no token baked at session start: a changed client token reaches the upstream on the next request",
+		Area: "refresh", Level: MUST, Roles: []Role{RoleT},
+		Requirement: "MCP servers MUST verify all inbound requests and MUST NOT use sessions for authentication: a pass-through proxy forwards the token of each request, not the session's first one, and the upstream's 401 invalid_token reaches the client so it can refresh.",
+		Source:      "MCP 2025-11-25 authorization §Token Usage, security best practices §Session Hijacking; RFC 6750 §3.1",
+		KnownBugs:   []string{"(vii) session-sticky credentials (metamcp#142)"},
+		Rows: []Row{
+			{ID: "token-change", Title: "the client switches tokens mid-session (POST, GET stream, DELETE)"},
+			{ID: "invalid-token-401", Title: "the upstream's 401 invalid_token reaches the client with its challenge"},
+		},
+		Checks: "token-change: after a session opened with token A, requests with token B must reach the upstream with B; invalid-token-401: a revoked token gets the gate's 401, which the client must see with an equivalent challenge (B1).",
+		Run:    checkTokenChange,
+	})
+}
+
+// ----- shared helpers -----
+
+func (h *H) tokenTTL() time.Duration {
+	if d := h.Params().TokenTTL; d > 0 {
+		return d
+	}
+	return time.Second
+}
+
+// authzServer returns the mock AS with a clean grant log, or ends the case
+// as a harness error when the run has none.
+func (h *H) authzServer() *authz.Server {
+	as := h.Mock().Authz
+	if as == nil {
+		h.Errorf("the mock authorization server is not running (mockserver.Options.Authz)")
+	}
+	if h.HasRole(RoleI) && !h.Mock().GateOn() {
+		h.Errorf("role I run without the upstream token gate: the harness cannot see invalid tokens")
+	}
+	as.Reset()
+	return as
+}
+
+// sleepCtx waits d or until the case's context ends; false means it ended.
+func (h *H) sleepCtx(d time.Duration) bool {
+	if d <= 0 {
+		return h.ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-h.ctx.Done():
+		return false
+	}
+}
+
+// rel formats t relative to the probe start.
+func rel(t, t0 time.Time) string {
+	return fmt.Sprintf("+%.3fs", t.Sub(t0).Seconds())
+}
+
+// describeTokenEntry names an upstream request, the token it carried, its
+// expiry and the verdict of the AS, for failure texts.
+func describeTokenEntry(e *mockserver.Entry, t0 time.Time) string {
+	what := e.Method + " " + e.Path
+	if e.RPCMethod != "" {
+		what += " " + e.RPCMethod
+	}
+	fp := e.TokenFP
+	if fp == "" {
+		fp = "no token"
+	}
+	s := fmt.Sprintf("upstream request #%d %s at %s carried %s", e.Seq, what, rel(e.Time, t0), fp)
+	if !e.TokenExp.IsZero() {
+		s += " expiring at " + rel(e.TokenExp, t0)
+		if e.TokenExp.Before(e.Time) {
+			s += fmt.Sprintf(" (%.0f ms before the request arrived)", e.Time.Sub(e.TokenExp).Seconds()*1000)
+		}
+	}
+	if e.TokenErr != "" {
+		s += ": " + e.TokenErr
+	}
+	return s
+}
+
+// grantSummary says what the AS counted since the case's Reset.
+func grantSummary(as *authz.Server) string {
+	gs := as.Grants()
+	by := map[string]int{}
+	for _, g := range gs {
+		by[g.GrantType+" "+g.Outcome]++
+	}
+	if len(gs) == 0 {
+		return "the AS counted no token requests"
+	}
+	parts := make([]string, 0, len(by))
+	for k, n := range by {
+		parts = append(parts, fmt.Sprintf("%d %s", n, k))
+	}
+	sortStrings(parts)
+	return "the AS counted " + strings.Join(parts, ", ")
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// badTokenEntries lists upstream requests on the MCP routes since mark whose
+// token the AS would not accept (faults excluded: they answer regardless).
+func badTokenEntries(m *mockserver.Mock, mark int) []*mockserver.Entry {
+	var out []*mockserver.Entry
+	for _, e := range m.Journal.Since(mark) {
+		if e.Fault != "" || (e.Path != mockserver.MCPPath && e.Path != mockserver.SSEPath && e.Path != mockserver.MessagesPath) {
+			continue
+		}
+		if e.TokenErr != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func firstN(list []string, n int) []string {
+	if len(list) <= n {
+		return list
+	}
+	return append(list[:n:n], fmt.Sprintf("… and %d more", len(list)-n))
+}
+
+// openOrFail opens a session on t or ends the case with a mismatch.
+func (h *H) openOrFail(t Target, as *authz.Server, mark int, t0 time.Time) *Session {
+	s, bad := h.Open(t)
+	if s != nil {
+		return s
+	}
+	d := []string{grantSummary(as)}
+	for _, e := range badTokenEntries(h.Mock(), mark) {
+		d = append(d, describeTokenEntry(e, t0))
+	}
+	m := Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe()+" "+shorten(string(bad.Body), 200), d...)
+	if t.Name == "proxy" {
+		h.Verdict(m)
+	} else {
+		h.Control(m)
+	}
+	return nil
+}
+
+// stream is a GET stream held open in the background.
+type stream struct {
+	status  int
+	opened  time.Time
+	err     error
+	done    chan struct{}
+	endedAt time.Time
+	cancel  context.CancelFunc
+}
+
+// openStream sends the standalone GET of a session and returns once the
+// response head arrived (or failed); the body is drained until stop.
+func (h *H) openStream(t Target, sessionID string) *stream {
+	ctx, cancel := context.WithCancel(h.ctx)
+	st := &stream{done: make(chan struct{}), cancel: cancel}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.MCPURL, nil)
+	for k, v := range t.Header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Session-Id", sessionID)
+	req.Header.Set("MCP-Protocol-Version", ProtocolVersion)
+	resp, err := h.run.client.http.Do(req)
+	st.opened = time.Now()
+	if err != nil {
+		st.err = err
+		close(st.done)
+		return st
+	}
+	st.status = resp.StatusCode
+	h.Evidence(report.Exchange{Hop: t.Hop, Started: st.opened, Request: report.Request{Method: "GET", URL: t.MCPURL},
+		Response: &report.Response{Status: resp.StatusCode, StatusText: http.StatusText(resp.StatusCode), Body: "(stream)"}})
+	go func() {
+		defer close(st.done)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		st.endedAt = time.Now()
+	}()
+	return st
+}
+
+// stop closes the stream and reports whether it was still open.
+func (st *stream) stop() (stillOpen bool) {
+	select {
+	case <-st.done:
+		stillOpen = false
+	default:
+		stillOpen = true
+	}
+	st.cancel()
+	<-st.done
+	return stillOpen && st.err == nil
+}
+
+// mintAccess gets an access token for the harness itself from the mock AS
+// (a new grant family), for controls and T-mode probes.
+func (h *H) mintAccess(as *authz.Server) string {
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {as.MintRefreshToken()}, "resource": {h.Mock().MCPURL()}}
+	req, _ := http.NewRequestWithContext(h.ctx, http.MethodPost, as.TokenURL(), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(mockserver.AuthzClientID, h.Mock().AuthzClientSecret())
+	resp, err := h.run.client.http.Do(req)
+	if err != nil {
+		h.Errorf("harness token request: %v", err)
+	}
+	defer resp.Body.Close()
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tr); err != nil || tr.AccessToken == "" {
+		h.Errorf("harness token request: status %d, no access_token (%v)", resp.StatusCode, err)
+	}
+	return tr.AccessToken
+}
+
+// controlSession checks the harness can talk to the mock directly.
+func (h *H) controlSession(as *authz.Server) {
+	s := h.openOrFail(h.Upstream(), as, h.Mock().Journal.Mark(), time.Now())
+	if r := s.Call("tools/list", nil, nil); !r.OK() {
+		h.Control(Mismatchf(report.HopControl, "tools/list succeeds", r.Describe()))
+	}
+	s.Close()
+}
+
+// ----- AUTH-TOK-004 -----
+
+func checkLongSession(h *H) {
+	as := h.authzServer()
+	ttl := h.tokenTTL()
+	h.controlSession(as)
+	as.Reset()
+	mark := h.Mock().Journal.Mark()
+	t0 := time.Now()
+	s := h.openOrFail(h.Proxy(), as, mark, t0)
+	st := h.openStream(h.Proxy(), s.ID)
+	var clientFails []string
+	calls := 0
+	deadline := t0.Add(time.Duration(longSessionLifetimes * float64(ttl)))
+	for time.Now().Before(deadline) {
+		if !h.sleepCtx(ttl / 4) {
+			break
+		}
+		r := s.Call("tools/list", nil, nil)
+		calls++
+		if !r.OK() {
+			clientFails = append(clientFails, fmt.Sprintf("call %d (tools/list) at %s got %s %s", calls, rel(time.Now(), t0), r.Describe(), shorten(string(r.Body), 160)))
+		}
+	}
+	open := st.stop()
+	var d []string
+	d = append(d, firstN(clientFails, 3)...)
+	for _, e := range badTokenEntries(h.Mock(), mark) {
+		d = append(d, describeTokenEntry(e, t0))
+	}
+	d = firstN(d, 8)
+	switch {
+	case st.err != nil:
+		d = append(d, "the GET stream failed: "+st.err.Error())
+	case st.status != http.StatusOK:
+		d = append(d, fmt.Sprintf("the GET stream was answered %d", st.status))
+	case !open && st.endedAt.Sub(st.opened) < ttl:
+		d = append(d, fmt.Sprintf("the GET stream ended at %s, before one token lifetime passed", rel(st.endedAt, t0)))
+	}
+	summary := fmt.Sprintf("%d calls over %.1fs (%.1f token lifetimes of %s); %s", calls, time.Since(t0).Seconds(), time.Since(t0).Seconds()/ttl.Seconds(), ttl, grantSummary(as))
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopProxyUpstream, "no call fails at the client, every upstream request carries a current token, the GET stream stays open across an expiry", summary, d...))
+	}
+	h.Note("%s", summary)
+}
+
+// ----- AUTH-REF-009 -----
+
+func checkRefreshRate(h *H) {
+	as := h.authzServer()
+	ttl := h.tokenTTL()
+	h.controlSession(as)
+	as.Reset()
+	mark := h.Mock().Journal.Mark()
+	t0 := time.Now()
+	s := h.openOrFail(h.Proxy(), as, mark, t0)
+	for time.Since(t0) < ttl*5/2 {
+		if !h.sleepCtx(ttl / 5) {
+			break
+		}
+		s.Call("tools/list", nil, nil)
+	}
+	elapsed := time.Since(t0)
+	steady := len(as.Grants())
+	allowed := int(math.Ceil(elapsed.Seconds()/ttl.Seconds()*1.25)) + 2
+
+	// The burst: right at the expiry of the token the proxy last used.
+	var exp time.Time
+	for _, e := range h.Mock().Journal.Since(mark) {
+		if e.TokenErr == "" && !e.TokenExp.IsZero() {
+			exp = e.TokenExp
+		}
+	}
+	if !exp.IsZero() {
+		h.sleepCtx(time.Until(exp) + 5*time.Millisecond)
+	}
+	g0 := len(as.Grants())
+	tb := time.Now()
+	results := make([]*Result, burstSize)
+	var wg sync.WaitGroup
+	for i := range burstSize {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = h.run.client.do(h.ctx, s.T, Request{Header: postHeaders(s.ID), Body: rpcRequest(1000+i, "tools/list", nil)})
+		}()
+	}
+	wg.Wait()
+	burstGrants := len(as.Grants()) - g0
+	var d []string
+	if steady > allowed {
+		d = append(d, fmt.Sprintf("%d token requests during %.2fs of calls (%.1f lifetimes of %s); at most %d expected", steady, elapsed.Seconds(), elapsed.Seconds()/ttl.Seconds(), ttl, allowed))
+	}
+	if burstGrants > 2 {
+		d = append(d, fmt.Sprintf("%d token requests during a burst of %d concurrent calls at the token's expiry (%s); at most 2 expected (single-flight)", burstGrants, burstSize, rel(tb, t0)))
+	}
+	failed := 0
+	for i, r := range results {
+		h.Evidence(r.Exchange)
+		if !r.OK() {
+			failed++
+			if failed <= 3 {
+				d = append(d, fmt.Sprintf("burst call %d got %s %s", i, r.Describe(), shorten(string(r.Body), 120)))
+			}
+		}
+	}
+	if failed > 0 {
+		d = append(d, fmt.Sprintf("%d of %d burst calls failed", failed, burstSize))
+	}
+	if len(d) > 0 {
+		d = append(d, grantSummary(as))
+		h.Verdict(Mismatchf(report.HopProxyUpstream, "about one refresh per token lifetime, one refresh for a burst at expiry", fmt.Sprintf("%d grants in all", len(as.Grants())), d...))
+	}
+	h.Note("%d grants over %.1fs of calls (allowed %d), %d during the burst; %s", steady, elapsed.Seconds(), allowed, burstGrants, grantSummary(as))
+}
+
+// ----- AUTH-REF-002 and AUTH-TOK-001: forced refreshes -----
+
+// forceRefreshes opens a session and revokes the proxy's token n times,
+// calling after each, so a proxy that recovers from 401 refreshes n times.
+func (h *H) forceRefreshes(as *authz.Server, n int) {
+	mark := h.Mock().Journal.Mark()
+	s := h.openOrFail(h.Proxy(), as, mark, time.Now())
+	s.Call("tools/list", nil, nil)
+	for range n {
+		as.RevokeAllAccess()
+		s.Call("tools/list", nil, nil)
+	}
+}
+
+func refreshGrants(as *authz.Server) []authz.Grant {
+	var out []authz.Grant
+	for _, g := range as.Grants() {
+		if g.GrantType == authz.GrantRefreshToken {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func checkRotation(h *H) {
+	as := h.authzServer()
+	h.controlSession(as)
+	as.Reset()
+	h.forceRefreshes(as, 3)
+	gs := refreshGrants(as)
+	var d []string
+	for i, g := range gs {
+		if g.Outcome == authz.OutcomeReplay {
+			d = append(d, fmt.Sprintf("refresh grant %d presented %s, already rotated out: replay, the AS revoked the whole grant", i+1, g.RefreshToken))
+		}
+		if i > 0 && gs[i-1].Outcome == authz.OutcomeIssued && gs[i-1].NewRefreshToken != "" && g.RefreshToken != gs[i-1].NewRefreshToken {
+			d = append(d, fmt.Sprintf("refresh grant %d presented %s, not %s which grant %d issued", i+1, g.RefreshToken, gs[i-1].NewRefreshToken, i))
+		}
+	}
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopProxyUpstream, "each refresh presents the refresh token the previous one issued", grantSummary(as), firstN(d, 5)...))
+	}
+	if len(gs) < 2 {
+		h.Note("only %d refresh grant(s) observed; rotation was not exercised", len(gs))
+	}
+}
+
+func checkResourceParam(h *H) {
+	as := h.authzServer()
+	h.controlSession(as)
+	as.Reset()
+	as.SetRequireResource(true)
+	h.forceRefreshes(as, 2)
+	want := h.Mock().MCPURL()
+	var d []string
+	gs := as.Grants()
+	for i, g := range gs {
+		if len(g.Resources) != 1 || g.Resources[0] != want {
+			d = append(d, fmt.Sprintf("grant %d (%s, %s) sent resource %q", i+1, g.GrantType, g.Outcome, g.Resources))
+		}
+	}
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopProxyUpstream, fmt.Sprintf("every grant sends resource=%s", want), grantSummary(as), firstN(d, 5)...))
+	}
+	if len(gs) == 0 {
+		h.Note("no grants observed: the proxy did not refresh after revocation")
+	}
+}
+
+// ----- AUTH-REF-004 -----
+
+func checkEarlyRevoke(h *H) {
+	as := h.authzServer()
+	// Control: the gate answers a revoked token with 401 and a challenge.
+	tok := h.mintAccess(as)
+	as.Revoke(tok)
+	up := h.Upstream()
+	up.Header = http.Header{"Authorization": {"Bearer " + tok}}
+	if r := h.Send(up, initializeReq()); r.Status != http.StatusUnauthorized || r.Header.Get("WWW-Authenticate") == "" {
+		h.Control(Mismatchf(report.HopControl, "401 with a challenge for a revoked token", r.Describe()))
+	}
+	as.Reset()
+	mark := h.Mock().Journal.Mark()
+	t0 := time.Now()
+	s := h.openOrFail(h.Proxy(), as, mark, t0)
+	if r := s.Call("tools/list", nil, nil); !r.OK() {
+		h.Verdict(Mismatchf(report.HopClientProxy, "tools/list succeeds before any revocation", r.Describe(), grantSummary(as)))
+	}
+	clean401 := func(r *Result) bool {
+		return r.Err == nil && r.Status == http.StatusUnauthorized && len(r.Header.Values("WWW-Authenticate")) > 0
+	}
+	countCalls := func(m int) int {
+		n := 0
+		for _, e := range h.Mock().Journal.Since(m) {
+			if e.RPCMethod == "tools/list" {
+				n++
+			}
+		}
+		return n
+	}
+	var d []string
+	switch h.Row.ID {
+	case "revoked-early":
+		as.RevokeAllAccess()
+		m1 := h.Mock().Journal.Mark()
+		r := s.Call("tools/list", nil, nil)
+		if !r.OK() && !clean401(r) {
+			d = append(d, "the call after revocation got "+r.Describe()+", neither a success nor 401 with a challenge")
+		}
+		if n := countCalls(m1); n > 2 {
+			d = append(d, fmt.Sprintf("the upstream saw %d requests for one call (at most 2: the original and one retry)", n))
+		}
+		m2 := h.Mock().Journal.Mark()
+		r2 := s.Call("tools/list", nil, nil)
+		if !r2.OK() {
+			d = append(d, "the next call also failed ("+r2.Describe()+"): the proxy keeps sending the rejected token")
+			for _, e := range badTokenEntries(h.Mock(), m2) {
+				d = append(d, describeTokenEntry(e, t0))
+			}
+		}
+	case "always-401":
+		h.Mock().Arm(mockserver.Fault{Name: "always-401", Times: -1, Status: http.StatusUnauthorized,
+			Match:  mockserver.Match{Method: http.MethodPost, Path: mockserver.MCPPath, RPCMethod: "tools/list"},
+			Fields: []mockserver.Field{{Name: "WWW-Authenticate", Value: `Bearer realm="mcp", error="invalid_token", error_description="The access token is revoked", resource_metadata="` + h.Mock().PRMURL() + `"`}},
+			Body:   `{"error":"invalid_token"}`})
+		m1 := h.Mock().Journal.Mark()
+		r := s.Call("tools/list", nil, nil)
+		if !clean401(r) {
+			d = append(d, "the client got "+r.Describe()+", not the 401 with a challenge")
+		}
+		if n := countCalls(m1); n > 2 {
+			d = append(d, fmt.Sprintf("the upstream saw %d requests for one call (at most 2: the original and one retry)", n))
+		}
+	}
+	if len(d) > 0 {
+		d = append(d, grantSummary(as))
+		h.Verdict(Mismatchf(report.HopClientProxy, "refresh and retry once, or a 401 with a challenge; then recovery", "see details", firstN(d, 8)...))
+	}
+}
+
+// ----- AUTH-REF-005 -----
+
+func checkASDown(h *H) {
+	as := h.authzServer()
+	h.controlSession(as)
+	as.Reset()
+	mark := h.Mock().Journal.Mark()
+	t0 := time.Now()
+	s := h.openOrFail(h.Proxy(), as, mark, t0)
+	if r := s.Call("tools/list", nil, nil); !r.OK() {
+		h.Verdict(Mismatchf(report.HopClientProxy, "tools/list succeeds while the AS is up", r.Describe(), grantSummary(as)))
+	}
+	const bound = 5 * time.Second
+	as.SetOutage(http.StatusServiceUnavailable)
+	as.RevokeAllAccess()
+	ctx, cancel := context.WithTimeout(h.ctx, bound)
+	start := time.Now()
+	r := h.run.client.do(ctx, s.T, Request{Header: postHeaders(s.ID), Body: rpcRequest(50, "tools/list", nil)})
+	cancel()
+	took := time.Since(start)
+	h.Evidence(r.Exchange)
+	var d []string
+	switch {
+	case r.Err != nil:
+		d = append(d, fmt.Sprintf("no answer within %s: %v", bound, r.Err))
+	case r.Status == http.StatusUnauthorized && len(r.Header.Values("WWW-Authenticate")) == 0:
+		d = append(d, "401 without a challenge")
+	case r.Status == http.StatusUnauthorized:
+	case r.Status == http.StatusBadGateway || r.Status == http.StatusServiceUnavailable:
+		if len(strings.TrimSpace(string(r.Body))) == 0 {
+			d = append(d, fmt.Sprintf("%d with an empty body: the client cannot tell why", r.Status))
+		}
+	default:
+		d = append(d, fmt.Sprintf("%s (%s) instead of 401/502/503", r.Describe(), shorten(string(r.Body), 160)))
+	}
+	as.SetOutage(0)
+	r2 := s.Call("tools/list", nil, nil)
+	if !r2.OK() {
+		d = append(d, fmt.Sprintf("after the AS came back the next call got %s: no recovery", r2.Describe()))
+		for _, e := range badTokenEntries(h.Mock(), mark) {
+			d = append(d, describeTokenEntry(e, t0))
+		}
+	}
+	if len(d) > 0 {
+		d = append(d, grantSummary(as))
+		h.Verdict(Mismatchf(report.HopClientProxy, fmt.Sprintf("401 (with a challenge), 502 or 503 with a body within %s; recovery when the AS returns", bound), fmt.Sprintf("%s after %.0f ms", r.Describe(), took.Seconds()*1000), firstN(d, 8)...))
+	}
+	h.Note("AS down: client got %s in %.0f ms", r.Describe(), took.Seconds()*1000)
+}
+
+// ----- AUTH-TOK-003 -----
+
+func checkNoPassthrough(h *H) {
+	as := h.authzServer()
+	h.controlSession(as)
+	as.Reset()
+	clientTok := "client-own-token-" + fmt.Sprint(time.Now().UnixNano())
+	p := h.Proxy()
+	p.Header = p.Header.Clone()
+	if p.Header == nil {
+		p.Header = http.Header{}
+	}
+	p.Header.Set("Authorization", "Bearer "+clientTok)
+	mark := h.Mock().Journal.Mark()
+	t0 := time.Now()
+	var results []*Result
+	s, bad := h.Open(p)
+	if s == nil {
+		results = append(results, bad)
+	} else {
+		results = append(results, s.Init, s.Call("tools/list", nil, nil))
+	}
+	var d []string
+	injected := map[string]bool{}
+	for _, e := range h.Mock().Journal.Since(mark) {
+		if strings.Contains(e.Header.Get("Authorization"), clientTok) {
+			d = append(d, fmt.Sprintf("the client's Authorization (%s) reached the upstream on request #%d %s %s", authz.Fingerprint(clientTok), e.Seq, e.Method, e.RPCMethod))
+		}
+		if t := strings.TrimSpace(strings.TrimPrefix(e.Header.Get("Authorization"), "Bearer ")); t != "" && t != clientTok {
+			injected[t] = true
+		}
+	}
+	for _, r := range results {
+		if r == nil || r.Err != nil {
+			continue
+		}
+		for tok := range injected {
+			for k, vs := range r.Header {
+				for _, v := range vs {
+					if strings.Contains(v, tok) {
+						d = append(d, fmt.Sprintf("the injected token %s reached the client in response header %s", authz.Fingerprint(tok), k))
+					}
+				}
+			}
+			if strings.Contains(string(r.Body), tok) {
+				d = append(d, fmt.Sprintf("the injected token %s reached the client in a response body", authz.Fingerprint(tok)))
+			}
+		}
+	}
+	if s == nil {
+		d = append(d, "the session did not open: "+bad.Describe())
+	}
+	if len(d) > 0 {
+		for _, e := range badTokenEntries(h.Mock(), mark) {
+			d = append(d, describeTokenEntry(e, t0))
+		}
+		h.Verdict(Mismatchf(report.HopProxyUpstream, "the upstream sees only the proxy's own token; the client never sees it", "token crossed the proxy", firstN(d, 8)...))
+	}
+}
+
+// ----- AUTH-TOK-006 (role T) -----
+
+func checkTokenChange(h *H) {
+	as := h.Mock().Authz
+	if as == nil {
+		h.Errorf("the mock authorization server is not running (mockserver.Options.Authz)")
+	}
+	if h.Row.ID == "invalid-token-401" {
+		checkInvalidToken401(h, as)
+		return
+	}
+	tokA, tokB := "harness-token-A-"+fmt.Sprint(time.Now().UnixNano()), "harness-token-B-"+fmt.Sprint(time.Now().UnixNano())
+	fpB := authz.Fingerprint(tokB)
+	probe := func(t Target) *Mismatch {
+		t.Header = t.Header.Clone()
+		if t.Header == nil {
+			t.Header = http.Header{}
+		}
+		t.Header.Set("Authorization", "Bearer "+tokA)
+		mark := h.Mock().Journal.Mark()
+		t0 := time.Now()
+		s, bad := h.Open(t)
+		if s == nil {
+			return Mismatchf(t.Hop, "an MCP session opens", bad.Describe())
+		}
+		s.Call("tools/list", nil, nil)
+		s.T.Header = s.T.Header.Clone()
+		s.T.Header.Set("Authorization", "Bearer "+tokB)
+		switched := h.Mock().Journal.Mark()
+		s.Call("tools/list", nil, nil)
+		st := h.openStream(s.T, s.ID)
+		st.stop()
+		s.Close()
+		var d []string
+		seen := map[string]bool{}
+		for _, e := range h.Mock().Journal.Since(switched) {
+			route := e.Method + " " + e.Path
+			seen[route] = true
+			if e.TokenFP != fpB {
+				fp := e.TokenFP
+				if fp == "" {
+					fp = "no token"
+				}
+				d = append(d, fmt.Sprintf("%s: the upstream got %s, not the client's current %s (A = %s)", describeTokenEntry(e, t0), fp, fpB, authz.Fingerprint(tokA)))
+			}
+		}
+		for _, route := range []string{"POST /mcp", "GET /mcp", "DELETE /mcp"} {
+			if !seen[route] {
+				d = append(d, route+" never reached the upstream after the switch")
+			}
+		}
+		_ = mark
+		if len(d) > 0 {
+			return Mismatchf(report.HopProxyUpstream, "every request after the switch carries token B", "an older token", firstN(d, 6)...)
+		}
+		return nil
+	}
+	h.Control(probe(h.Upstream()))
+	h.Verdict(probe(h.Proxy()))
+}
+
+func checkInvalidToken401(h *H, as *authz.Server) {
+	tok := h.mintAccess(as)
+	as.Revoke(tok)
+	h.Mock().SetGate(true)
+	probe := func(t Target) (*Result, []string) {
+		t.Header = t.Header.Clone()
+		if t.Header == nil {
+			t.Header = http.Header{}
+		}
+		t.Header.Set("Authorization", "Bearer "+tok)
+		mark := h.Mock().Journal.Mark()
+		r := h.Send(t, initializeReq())
+		var sent []string
+		for _, e := range h.Mock().Journal.Since(mark) {
+			if _, hdr, _, _ := e.Response(); hdr != nil {
+				sent = hdr.Values("WWW-Authenticate")
+			}
+		}
+		return r, sent
+	}
+	judge := func(r *Result, sent []string, hop string, level wwwauth.Level) *Mismatch {
+		want := "401 with WWW-Authenticate " + quoteLines(sent)
+		if r.Err != nil {
+			return Mismatchf(hop, want, r.Describe())
+		}
+		var d []string
+		if r.Status != http.StatusUnauthorized {
+			d = append(d, fmt.Sprintf("status changed from 401 to %d", r.Status))
+		}
+		got := r.Header.Values("WWW-Authenticate")
+		if len(sent) == 0 {
+			return Mismatchf(report.HopControl, "the gate sends a challenge", "none")
+		}
+		if !wwwauth.Equivalent(level, sent, got) {
+			d = append(d, wwwauth.Diff(sent, got)...)
+		}
+		if len(d) > 0 {
+			return Mismatchf(hop, want, fmt.Sprintf("%d with WWW-Authenticate %s", r.Status, quoteLines(got)), d...)
+		}
+		return nil
+	}
+	r, sent := probe(h.Upstream())
+	h.Control(judge(r, sent, report.HopControl, wwwauth.B0))
+	r, sent = probe(h.Proxy())
+	level := wwwauth.B2
+	if h.HasRole(RoleT) {
+		level = wwwauth.B1 // a transparent proxy forwards the field lines
+	}
+	h.Verdict(judge(r, sent, report.HopClientProxy, level))
+}
