@@ -38,3 +38,22 @@ vet:
 
 clean:
 	rm -rf bin out
+
+# Conformance runs against real proxies (profiles/*.yml), each only when its
+# binary is installed; then one side-by-side HTML page. A third-party proxy
+# failing cases is information, not a broken build: only harness or launch
+# errors (exit 2 or 3) fail this target.
+.PHONY: peers
+PEERS ?= nginx-default nginx-unbuffered caddy
+peers: build
+	@status=0; ran=""; \
+	for p in $(PEERS); do \
+	  bin=$${p%%-*}; \
+	  if ! command -v $$bin >/dev/null 2>&1; then echo "peers: $$bin not installed, skipping $$p"; continue; fi; \
+	  echo "== $$p"; \
+	  ./bin/mcpconform run --profile profiles/$$p.yml --upstream 127.0.0.1:0 --out out/peers/$$p; code=$$?; \
+	  if [ $$code -ge 2 ]; then status=1; fi; \
+	  ran="$$ran out/peers/$$p/results.json"; \
+	done; \
+	if [ -n "$$ran" ]; then ./bin/mcpconform report $$ran --html out/peers/index.html && echo "side by side: out/peers/index.html"; fi; \
+	exit $$status

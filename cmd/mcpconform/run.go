@@ -207,9 +207,6 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		Proxy:   report.Proxy{Target: o.proxy, Name: o.proxyName, Version: o.proxyVersion, Roles: strings.Split(o.role, ",")},
 		Started: time.Now().UTC(),
 	}
-	if o.proxyCmd != "" {
-		run.Proxy.Target = o.proxy + "  (launched: " + o.proxyCmd + ")"
-	}
 	var (
 		mock        *mockserver.Mock
 		target      *proxyundertest.Target
@@ -257,6 +254,8 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			cmdline, _ := proxyundertest.Expand(o.proxyCmd, values)
 			spec, _ = proxyundertest.Expand(o.proxy, values)
 			fmt.Fprintf(stdout, "launching proxy  %s\n", cmdline)
+			run.Proxy.Target = spec
+			run.Notes = append(run.Notes, "proxy launched with: "+cmdline)
 			l, err := proxyundertest.Launch(cmdline, nil)
 			if err != nil {
 				mu.Lock()
@@ -272,11 +271,11 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			err = l.WaitReady(wctx, u.Host)
 			cancel()
 			if err != nil {
-				err = fmt.Errorf("%v\n--- proxy output (last lines) ---\n%s", err, l.LogTail(40))
+				// The log goes into the final message once, not into every case.
 				mu.Lock()
-				unreachable = err
+				unreachable = fmt.Errorf("%v\n--- proxy output (last lines) ---\n%s", err, l.LogTail(40))
 				mu.Unlock()
-				return nil, err
+				return nil, fmt.Errorf("%v (its output is at the end of the run and in proxyLog)", err)
 			}
 		}
 		t, err := proxyundertest.Open(spec, m.MCPURL(), popt)
