@@ -22,6 +22,7 @@ func init() {
 		Description: "turns an upstream 401 into a 500 without WWW-Authenticate",
 		Bug:         "(i) MCP Inspector v1 proxy: errors other than its own 401 became res.status(500) (inspector#168)",
 		Guards:      []string{"AUTH-HDR-001", "HTTP-E2E-010"},
+		AlsoFails:   []string{"HTTP-E2E-001"},
 		Apply: func(r *Reference) {
 			r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
 				if resp.StatusCode == http.StatusUnauthorized {
@@ -39,7 +40,7 @@ func init() {
 		Description: "keeps the 401 but drops WWW-Authenticate and replaces the body",
 		Bug:         "(i) MCP Inspector v1 proxy relayed upstream 401s as res.status(401).json(error), no challenge",
 		Guards:      []string{"HTTP-E2E-008", "AUTH-HDR-001"},
-		AlsoFails:   []string{"HTTP-E2E-010"},
+		AlsoFails:   []string{"HTTP-E2E-010", "HTTP-E2E-001"},
 		Apply: func(r *Reference) {
 			r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
 				if resp.StatusCode == http.StatusUnauthorized {
@@ -79,7 +80,8 @@ func init() {
 		Bug:         "(v) a JWT-injecting auth proxy joined paths and sent /mcp/ (404); open-webui/mcpo#209",
 		Guards:      []string{"HTTP-E2E-005"},
 		// Every request then misses the upstream's /mcp route and gets 404.
-		AlsoFails: []string{"AUTH-HDR-001", "HTTP-E2E-008", "HTTP-E2E-010", "SESS-001", "VER-001"},
+		AlsoFails: []string{"AUTH-HDR-001", "HTTP-E2E-001", "HTTP-E2E-007", "HTTP-E2E-008", "HTTP-E2E-010", "HTTP-HOP-001", "HTTP-HOP-005",
+			"SESS-001", "SESS-002", "SESS-003", "SESS-004", "SHTTP-001", "SHTTP-002", "SHTTP-003", "SHTTP-005", "VER-001", "VER-002"},
 		Apply: func(r *Reference) {
 			r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
 				if !strings.HasSuffix(pr.Out.URL.Path, "/") {
@@ -94,6 +96,9 @@ func init() {
 		Description: "remembers the first Mcp-Session-Id it saw and sends it upstream for every session",
 		Bug:         "session ids cached per proxy instead of per client (session mixing across clients)",
 		Guards:      []string{"SESS-001"},
+		// Once the first session is deleted, every later session is sent
+		// the dead id and gets 404; HTTP-HOP-005's probe id is replaced.
+		AlsoFails: []string{"HTTP-HOP-005", "SESS-002", "SESS-003", "SESS-004", "SHTTP-001", "SHTTP-002", "SHTTP-003", "SHTTP-005", "VER-001", "VER-002"},
 		Apply: func(r *Reference) {
 			var mu sync.Mutex
 			var first string
@@ -118,7 +123,8 @@ func init() {
 		Name:        "drop-protocol-version",
 		Description: "forwards only an allow-list of request headers that lacks MCP-Protocol-Version",
 		Bug:         "allow-list proxies that forward only mcp-session-id and authorization (spec §VER-001)",
-		Guards:      []string{"VER-001"},
+		Guards:      []string{"VER-001", "VER-002"},
+		AlsoFails:   []string{"HTTP-HOP-005"},
 		Apply: func(r *Reference) {
 			r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
 				pr.Out.Header.Del("MCP-Protocol-Version")
@@ -153,6 +159,7 @@ func registerChallengeSpecimens() {
 		Description: "turns an upstream 401 into 200 with a JSON-RPC error body and no challenge",
 		Bug:         "(i) bridges that re-encode every upstream answer as a JSON-RPC message: the client never sees the 401 (inspector#168)",
 		Guards:      []string{"AUTH-HDR-001", "HTTP-E2E-010"},
+		AlsoFails:   []string{"HTTP-E2E-001"},
 		Apply: func(r *Reference) {
 			r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
 				if resp.StatusCode == http.StatusUnauthorized {
@@ -169,7 +176,7 @@ func registerChallengeSpecimens() {
 		Name:        "first-challenge-only",
 		Description: "keeps only the first challenge of WWW-Authenticate",
 		Bug:         "clients and proxies that read only the first challenge (TS SDK extractWWWAuthenticateParams); Basic-first loses Bearer",
-		Guards:      []string{"AUTH-HDR-001"},
+		Guards:      []string{"AUTH-HDR-001", "HTTP-E2E-001"},
 		Apply: func(r *Reference) {
 			rewriteChallenges(r, func(lines []string) []string {
 				chs, _ := wwwauth.Parse(lines...)

@@ -39,8 +39,8 @@ func init() {
 		Requirement: "Status codes reach the client unchanged; MCP clients branch on them (404 re-initialize, 405 no GET stream, 400/404/405 legacy fallback).",
 		Source:      "RFC 9110 §3.7, §15; MCP 2025-11-25 transports",
 		KnownBugs:   []string{"(i) 401 turned into 500 or 200 by bridging proxies (inspector#168)"},
-		Checks:      "The mock answers initialize with the status and a JSON-RPC error body; the client must see the same status, Content-Type and body bytes.",
-		Rows:        statusRows(400, 401, 403),
+		Checks:      "The mock answers with the status and a JSON-RPC error body (POST initialize; GET and DELETE inside a session for rows -get/-delete); the client must see the same status, Content-Type and body bytes.",
+		Rows:        statusRows(),
 		Run:         checkStatusRow,
 	})
 	Define(Scenario{
@@ -248,15 +248,24 @@ func quoteLines(lines []string) string {
 	return strings.Join(q, " + ")
 }
 
-// statusRow is one status in the HTTP-E2E-010 matrix.
+// statusRow is one status in the HTTP-E2E-010 matrix, on a leg.
 type statusRow struct {
 	Status int
+	Leg    string
 }
 
-func statusRows(codes ...int) []Row {
-	rows := make([]Row, len(codes))
-	for i, c := range codes {
-		rows[i] = Row{ID: fmt.Sprint(c), Title: fmt.Sprintf("%d %s", c, http.StatusText(c)), Data: statusRow{Status: c}}
+// statusRows are the HTTP-E2E-010 rows: every status on POST initialize
+// (row ID = the status), and the statuses clients branch on for GET and
+// DELETE (404 re-initialize, 405 no stream / no delete) on those legs.
+func statusRows() []Row {
+	var rows []Row
+	for _, c := range []int{400, 401, 403, 404, 405, 406, 202, 200} {
+		rows = append(rows, Row{ID: fmt.Sprint(c), Title: fmt.Sprintf("POST initialize: %d %s", c, http.StatusText(c)), Data: statusRow{Status: c, Leg: legInitialize}})
+	}
+	for _, leg := range []struct{ id, leg, name string }{{"get", legStream, "GET stream"}, {"delete", legDelete, "DELETE"}} {
+		for _, c := range []int{401, 404, 405} {
+			rows = append(rows, Row{ID: fmt.Sprintf("%d-%s", c, leg.id), Title: fmt.Sprintf("%s: %d %s", leg.name, c, http.StatusText(c)), Data: statusRow{Status: c, Leg: leg.leg}})
+		}
 	}
 	return rows
 }
@@ -265,15 +274,21 @@ func checkStatusRow(h *H) {
 	row := h.Row.Data.(statusRow)
 	body := mockserver.ErrorBody(row.Status)
 	fields := []mockserver.Field{{Name: "Content-Type", Value: "application/json"}}
+	if row.Status == http.StatusAccepted {
+		body, fields = "", nil // 202 carries no body (MCP: accepted notifications)
+	}
 	if row.Status == http.StatusUnauthorized || row.Status == http.StatusForbidden {
 		// A 401 must carry a challenge (RFC 9110 §15.5.2); 403 carries one in MCP step-up.
 		fields = append(fields, mockserver.Field{Name: "WWW-Authenticate", Value: `Bearer resource_metadata="` + h.Mock().PRMURL() + `"`})
 	}
-	probe := func(t Target) *Result {
-		h.Mock().Arm(mockserver.Fault{Name: "status-" + h.Row.ID, Match: matchInitialize, Status: row.Status, Fields: fields, Body: body})
-		return h.Send(t, initializeReq())
+	if row.Status == http.StatusMethodNotAllowed {
+		fields = append(fields, mockserver.Field{Name: "Allow", Value: "POST"})
 	}
+	fault := mockserver.Fault{Name: "status-" + h.Row.ID, Match: legMatch(row.Leg), Status: row.Status, Fields: fields, Body: body}
 	want := fmt.Sprintf("%d, Content-Type application/json, body %s", row.Status, body)
+	if body == "" {
+		want = fmt.Sprintf("%d with an empty body", row.Status)
+	}
 	judge := func(res *Result, hop string) *Mismatch {
 		if res.Err != nil {
 			return Mismatchf(hop, want, res.Describe())
@@ -282,19 +297,25 @@ func checkStatusRow(h *H) {
 		if res.Status != row.Status {
 			d = append(d, fmt.Sprintf("status changed from %d to %d", row.Status, res.Status))
 		}
-		if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		if ct := res.Header.Get("Content-Type"); body != "" && !strings.HasPrefix(ct, "application/json") {
 			d = append(d, fmt.Sprintf("Content-Type changed to %q", ct))
 		}
 		if !bytes.Equal(bytes.TrimSpace(res.Body), []byte(body)) {
-			d = append(d, fmt.Sprintf("body changed to %s", shorten(string(res.Body), 200)))
+			d = append(d, fmt.Sprintf("body changed to %q", shorten(string(res.Body), 200)))
 		}
 		if len(d) == 0 {
 			return nil
 		}
-		return Mismatchf(hop, want, fmt.Sprintf("%d, Content-Type %q, body %s", res.Status, res.Header.Get("Content-Type"), shorten(string(res.Body), 200)), d...)
+		return Mismatchf(hop, want, fmt.Sprintf("%d, Content-Type %q, body %q", res.Status, res.Header.Get("Content-Type"), shorten(string(res.Body), 200)), d...)
 	}
-	h.Control(judge(probe(h.Upstream()), report.HopControl))
-	h.Verdict(judge(probe(h.Proxy()), report.HopClientProxy))
+	res, m := h.sendOnLeg(h.Upstream(), row.Leg, fault)
+	if m == nil {
+		m = judge(res, report.HopControl)
+	}
+	h.Control(m)
+	res, m = h.sendOnLeg(h.Proxy(), row.Leg, fault)
+	h.Verdict(m)
+	h.Verdict(judge(res, report.HopClientProxy))
 }
 
 func checkEvery401HasChallenge(h *H) {
@@ -334,4 +355,255 @@ func checkEvery401HasChallenge(h *H) {
 		h.Verdict(m)
 	}
 	h.Verdict(judge(res, report.HopClientProxy))
+}
+
+func init() {
+	Define(Scenario{
+		ID:          "HTTP-E2E-001",
+		Title:       "same-name field lines keep their order",
+		Area:        "bridging",
+		Level:       MUST,
+		Roles:       []Role{RoleT},
+		Requirement: "A proxy MUST NOT change the order of these field line values when forwarding a message.",
+		Source:      "RFC 9110 §5.3",
+		Checks:      "The mock answers 401 with two WWW-Authenticate lines (Basic, then Bearer) and three X-Mcpconform-Order lines; the client must see the values in the same order (lines may be combined).",
+		Run:         checkFieldOrder,
+	})
+	Define(Scenario{
+		ID:          "HTTP-E2E-007",
+		Title:       "a 405 keeps its Allow field",
+		Area:        "bridging",
+		Level:       MUST,
+		Roles:       []Role{RoleT, RoleB},
+		Requirement: "An origin server MUST generate an Allow header field in a 405 response; a proxy MUST NOT modify the Allow header field.",
+		Source:      "RFC 9110 §15.5.6, §10.2.1",
+		Checks:      "The mock answers DELETE /mcp of a session with 405 Allow: GET, POST; the client must get 405 with the same Allow.",
+		Run:         checkAllowOn405,
+	})
+	Define(Scenario{
+		ID:          "HTTP-HOP-001",
+		Title:       "fields named by Connection are removed, both ways",
+		Area:        "bridging",
+		Level:       MUST,
+		Roles:       []Role{RoleT, RoleB, RoleI, RoleK},
+		Requirement: "Intermediaries MUST parse a received Connection header field before a message is forwarded and, for each connection-option in this field, remove any header or trailer field(s) from the message with the same name as the connection-option, and then remove the Connection header field itself.",
+		Source:      "RFC 9110 §7.6.1",
+		Checks:      "The client sends Connection: X-Mcpconform-Hop-Req with that field; the mock answers with Connection: X-Mcpconform-Hop and that field. Neither named field may cross the proxy.",
+		Run:         checkConnectionFields,
+	})
+	Define(Scenario{
+		ID:          "HTTP-HOP-005",
+		Title:       "end-to-end fields are forwarded, both ways",
+		Area:        "bridging",
+		Level:       MUST,
+		Roles:       []Role{RoleT},
+		Requirement: "End-to-end fields (WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Param-*, Last-Event-ID, DPoP-Nonce, Allow, Retry-After, Cache-Control, X-Accel-Buffering) are not connection-specific and are forwarded.",
+		Source:      "RFC 9110 §7.6.1 (derived); MCP 2025-11-25 / 2026-07-28 headers",
+		KnownBugs:   []string{"allow-list proxies forwarding only mcp-session-id and authorization", "(i)(ii) header rewriting bridges"},
+		Checks:      "A POST initialize carries the MCP request fields; the mock answers 429 with the response set. Every field must arrive unchanged (B1) at the upstream and at the client.",
+		Run:         checkEndToEndFields,
+	})
+}
+
+func checkFieldOrder(h *H) {
+	fields := []mockserver.Field{
+		{Name: "WWW-Authenticate", Value: `Basic realm="legacy"`},
+		{Name: "WWW-Authenticate", Value: `Bearer resource_metadata="` + h.Mock().PRMURL() + `", scope="mcp"`},
+		{Name: "X-Mcpconform-Order", Value: "1"},
+		{Name: "X-Mcpconform-Order", Value: "2"},
+		{Name: "X-Mcpconform-Order", Value: "3"},
+		{Name: "Content-Type", Value: "application/json"},
+	}
+	fault := mockserver.Fault{Name: "order", Match: matchInitialize, Status: http.StatusUnauthorized, Fields: fields, Body: mockserver.ErrorBody(401)}
+	judge := func(res *Result, hop string) *Mismatch {
+		if res.Err != nil {
+			return Mismatchf(hop, "401 with the field lines in order", res.Describe())
+		}
+		var d []string
+		for _, name := range []string{"WWW-Authenticate", "X-Mcpconform-Order"} {
+			var sent []string
+			for _, f := range fields {
+				if f.Name == name {
+					sent = append(sent, f.Value)
+				}
+			}
+			got := res.Header.Values(name)
+			if strings.Join(sent, ", ") != strings.Join(trimEach(got), ", ") {
+				d = append(d, fmt.Sprintf("%s: sent %s, got %s", name, quoteLines(sent), quoteLines(got)))
+			}
+		}
+		if len(d) == 0 {
+			return nil
+		}
+		return Mismatchf(hop, "same-name field lines in the order sent", "order or content changed", d...)
+	}
+	h.Mock().Arm(fault)
+	h.Control(judge(h.Send(h.Upstream(), initializeReq()), report.HopControl))
+	h.Mock().Arm(fault)
+	h.Verdict(judge(h.Send(h.Proxy(), initializeReq()), report.HopClientProxy))
+}
+
+func trimEach(ls []string) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = strings.Trim(l, " \t")
+	}
+	return out
+}
+
+func checkAllowOn405(h *H) {
+	const allow = "GET, POST"
+	fault := mockserver.Fault{Name: "405-allow", Match: legMatch(legDelete), Status: http.StatusMethodNotAllowed,
+		Fields: []mockserver.Field{{Name: "Allow", Value: allow}, {Name: "Content-Type", Value: "application/json"}}, Body: mockserver.ErrorBody(405)}
+	want := "405 with Allow: " + allow
+	judge := func(res *Result, hop string) *Mismatch {
+		if res.Err != nil {
+			return Mismatchf(hop, want, res.Describe())
+		}
+		got := res.Header.Values("Allow")
+		var d []string
+		if res.Status != http.StatusMethodNotAllowed {
+			d = append(d, fmt.Sprintf("status changed from 405 to %d", res.Status))
+		}
+		if strings.Join(trimEach(got), ", ") != allow {
+			if len(got) == 0 {
+				d = append(d, "the Allow field was dropped")
+			} else {
+				d = append(d, fmt.Sprintf("Allow changed from %q to %s", allow, quoteLines(got)))
+			}
+		}
+		if len(d) == 0 {
+			return nil
+		}
+		return Mismatchf(hop, want, fmt.Sprintf("%d with Allow %s", res.Status, quoteLines(got)), d...)
+	}
+	res, m := h.sendOnLeg(h.Upstream(), legDelete, fault)
+	if m == nil {
+		m = judge(res, report.HopControl)
+	}
+	h.Control(m)
+	res, m = h.sendOnLeg(h.Proxy(), legDelete, fault)
+	h.Verdict(m)
+	h.Verdict(judge(res, report.HopClientProxy))
+}
+
+func checkConnectionFields(h *H) {
+	const reqField, respField = "X-Mcpconform-Hop-Req", "X-Mcpconform-Hop"
+	fault := mockserver.Fault{Name: "connection-fields", Match: matchInitialize, Status: http.StatusOK,
+		Fields: []mockserver.Field{{Name: "Connection", Value: respField}, {Name: respField, Value: "1"}, {Name: "Content-Type", Value: "application/json"}},
+		Body:   mockserver.ErrorBody(200)}
+	send := func(t Target) (*Result, *mockserver.Entry) {
+		req := initializeReq()
+		req.Header.Set("Connection", reqField)
+		req.Header.Set(reqField, "1")
+		mark := h.Mock().Journal.Mark()
+		h.Mock().Arm(fault)
+		res := h.Send(t, req)
+		for _, e := range h.Mock().Journal.Since(mark) {
+			if e.Fault == fault.Name {
+				return res, e
+			}
+		}
+		return res, nil
+	}
+	// The control shows that both fields exist when nothing sits in
+	// between: the mock sent them and the harness client sent them.
+	res, e := send(h.Upstream())
+	switch {
+	case res.Err != nil || e == nil:
+		h.Control(Mismatchf(report.HopControl, "the mock answers the probe", res.Describe()))
+	case res.Header.Get(respField) == "" || e.Header.Get(reqField) == "":
+		h.Control(Mismatchf(report.HopControl, "both probe fields present without a proxy", fmt.Sprintf("response %s=%q, request %s=%q", respField, res.Header.Get(respField), reqField, e.Header.Get(reqField))))
+	}
+	res, e = send(h.Proxy())
+	if e == nil {
+		h.Verdict(Mismatchf(report.HopProxyUpstream, "the initialize reaches the upstream", "it never arrived; client got "+res.Describe()))
+	}
+	var d []string
+	if v := e.Header.Get(reqField); v != "" {
+		d = append(d, fmt.Sprintf("request field %s (named by Connection) reached the upstream", reqField))
+	}
+	if v := e.Header.Get("Connection"); strings.Contains(strings.ToLower(v), strings.ToLower(reqField)) {
+		d = append(d, fmt.Sprintf("the client's Connection: %s reached the upstream", v))
+	}
+	if res.Err == nil && res.Header.Get(respField) != "" {
+		d = append(d, fmt.Sprintf("response field %s (named by Connection) reached the client", respField))
+	}
+	if res.Err == nil && strings.Contains(strings.ToLower(res.Header.Get("Connection")), strings.ToLower(respField)) {
+		d = append(d, fmt.Sprintf("the upstream's Connection: %s reached the client", res.Header.Get("Connection")))
+	}
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopClientProxy+" / "+report.HopProxyUpstream, "connection-specific fields removed in both directions", "they were forwarded", d...))
+	}
+}
+
+// e2eRequestFields are MCP request fields a T proxy forwards as sent.
+var e2eRequestFields = []mockserver.Field{
+	{Name: "Mcp-Session-Id", Value: "mcs-e2e-probe-!#$~"},
+	{Name: "MCP-Protocol-Version", Value: ProtocolVersion},
+	{Name: "Mcp-Method", Value: "initialize"},
+	{Name: "Mcp-Name", Value: "=?base64?SGVsbG8=?="},
+	{Name: "Mcp-Param-Region", Value: "us-west1"},
+	{Name: "Last-Event-ID", Value: "s1-3"},
+	{Name: "Authorization", Value: "Bearer abc.def-ghi"},
+}
+
+// e2eResponseFields are response fields a T proxy forwards as sent.
+func e2eResponseFields(m *mockserver.Mock) []mockserver.Field {
+	return []mockserver.Field{
+		{Name: "WWW-Authenticate", Value: `Bearer error="invalid_token", resource_metadata="` + m.PRMURL() + `"`},
+		{Name: "Mcp-Session-Id", Value: "mcs-e2e-resp-~!"},
+		{Name: "DPoP-Nonce", Value: "eyJ7S_zG.eyJH0-Z.HX4w-7v"},
+		{Name: "Allow", Value: "POST"},
+		{Name: "Retry-After", Value: "7"},
+		{Name: "Cache-Control", Value: "no-cache, no-transform"},
+		{Name: "X-Accel-Buffering", Value: "no"},
+		{Name: "Content-Type", Value: "application/json"},
+	}
+}
+
+func checkEndToEndFields(h *H) {
+	respFields := e2eResponseFields(h.Mock())
+	fault := mockserver.Fault{Name: "e2e-fields", Match: matchInitialize, Status: http.StatusTooManyRequests, Fields: respFields, Body: mockserver.ErrorBody(429)}
+	probe := func(t Target) *Mismatch {
+		req := initializeReq()
+		for _, f := range e2eRequestFields {
+			req.Header.Set(f.Name, f.Value)
+		}
+		mark := h.Mock().Journal.Mark()
+		h.Mock().Arm(fault)
+		res := h.Send(t, req)
+		var e *mockserver.Entry
+		for _, x := range h.Mock().Journal.Since(mark) {
+			if x.Fault == fault.Name {
+				e = x
+			}
+		}
+		if e == nil {
+			return Mismatchf(report.HopProxyUpstream, "the initialize reaches the upstream", "it never arrived; client got "+res.Describe())
+		}
+		var d []string
+		for _, f := range e2eRequestFields {
+			if got := e.Header.Values(f.Name); strings.Join(got, ", ") != f.Value {
+				d = append(d, fmt.Sprintf("request field %s: sent %q, upstream got %s", f.Name, f.Value, quoteLines(got)))
+			}
+		}
+		if res.Err != nil {
+			return Mismatchf(t.Hop, "429 with every end-to-end response field", res.Describe(), d...)
+		}
+		if res.Status != http.StatusTooManyRequests {
+			d = append(d, fmt.Sprintf("status changed from 429 to %d", res.Status))
+		}
+		for _, f := range respFields {
+			if got := res.Header.Values(f.Name); strings.Join(trimEach(got), ", ") != f.Value {
+				d = append(d, fmt.Sprintf("response field %s: sent %q, client got %s", f.Name, f.Value, quoteLines(got)))
+			}
+		}
+		if len(d) == 0 {
+			return nil
+		}
+		return Mismatchf(t.Hop, "every end-to-end field forwarded unchanged", fmt.Sprintf("%d field(s) lost or changed", len(d)), d...)
+	}
+	h.Control(probe(h.Upstream()))
+	h.Verdict(probe(h.Proxy()))
 }
