@@ -57,10 +57,10 @@ type injector struct {
 	passthru bool // specimen passthrough-client-token
 	rt       *resourceTransport
 
-	mu    sync.Mutex
-	inner oauth2.TokenSource // refreshes whenever asked (see newInner)
-	src   oauth2.TokenSource // the reuse layer in front of inner
-	first *oauth2.Token      // static-token's one token
+	mu       sync.Mutex
+	inner    oauth2.TokenSource // refreshes whenever asked (see newInner)
+	src      oauth2.TokenSource // the reuse layer in front of inner
+	sessions map[string]string  // static-token: the token bound to each session
 }
 
 var (
@@ -117,16 +117,6 @@ func (in *injector) newInner(refreshToken string) oauth2.TokenSource {
 func (in *injector) token(bad string) (*oauth2.Token, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.static {
-		if in.first == nil {
-			t, err := in.newInner(in.initial).Token()
-			if err != nil {
-				return nil, err
-			}
-			in.first = t
-		}
-		return in.first, nil
-	}
 	if in.src == nil {
 		in.inner = in.newInner(in.initial)
 		in.src = oauth2.ReuseTokenSourceWithExpiry(nil, in.inner, in.early)
@@ -147,6 +137,10 @@ func (in *injector) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if in.passthru && req.Header.Get("Authorization") != "" {
 			next.ServeHTTP(w, req) // the bug: the client's token goes upstream
+			return
+		}
+		if in.static {
+			in.serveStatic(w, req, next)
 			return
 		}
 		// The client's Authorization is for the proxy, never the upstream.
@@ -194,6 +188,42 @@ func (in *injector) middleware(next http.Handler) http.Handler {
 			bad = tok.AccessToken
 		}
 	})
+}
+
+// serveStatic is the static-token bug: a token is fetched when a session
+// starts (initialize, no Mcp-Session-Id) and injected into every request of
+// that session, never refreshed.
+func (in *injector) serveStatic(w http.ResponseWriter, req *http.Request, next http.Handler) {
+	req.Header.Del("Authorization")
+	sid := req.Header.Get("Mcp-Session-Id")
+	in.mu.Lock()
+	if in.sessions == nil {
+		in.sessions = map[string]string{}
+	}
+	tok, ok := in.sessions[sid]
+	if !ok || sid == "" {
+		if in.inner == nil {
+			in.inner = in.newInner(in.initial)
+		}
+		t, err := in.inner.Token()
+		if err != nil {
+			in.mu.Unlock()
+			asFailure(w, err)
+			return
+		}
+		tok = t.AccessToken
+		if sid != "" {
+			in.sessions[sid] = tok
+		}
+	}
+	in.mu.Unlock()
+	req.Header.Set("Authorization", "Bearer "+tok)
+	next.ServeHTTP(w, req)
+	if minted := w.Header().Get("Mcp-Session-Id"); sid == "" && minted != "" {
+		in.mu.Lock()
+		in.sessions[minted] = tok
+		in.mu.Unlock()
+	}
 }
 
 // asFailure answers the client when no token can be had: 503 with a JSON

@@ -324,6 +324,28 @@ func (h *H) mintAccess(as *authz.Server) string {
 	return tr.AccessToken
 }
 
+// drainRevoked keeps a proxy's failure inside its own case: when the last
+// upstream request since mark carried a revoked token (a proxy that does not
+// recover from revocation), it waits until that token would have expired, so
+// the proxy fetches a fresh one before the next case. A proxy that recovered
+// costs no wait.
+func (h *H) drainRevoked(mark int) {
+	var last *mockserver.Entry
+	for _, e := range h.Mock().Journal.Since(mark) {
+		if e.Fault == "" && e.Path == mockserver.MCPPath && e.TokenFP != "control" {
+			last = e
+		}
+	}
+	if last != nil && last.TokenErr == "revoked" && !last.TokenExp.IsZero() {
+		t := time.NewTimer(min(time.Until(last.TokenExp)+50*time.Millisecond, 2*h.tokenTTL()))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-h.ctx.Done():
+		}
+	}
+}
+
 // controlSession checks the harness can talk to the mock directly.
 func (h *H) controlSession(as *authz.Server) {
 	s := h.openOrFail(h.Upstream(), as, h.Mock().Journal.Mark(), time.Now())
@@ -475,6 +497,7 @@ func refreshGrants(as *authz.Server) []authz.Grant {
 
 func checkRotation(h *H) {
 	as := h.authzServer()
+	defer h.drainRevoked(h.Mock().Journal.Mark())
 	h.controlSession(as)
 	as.Reset()
 	h.forceRefreshes(as, 3)
@@ -498,6 +521,7 @@ func checkRotation(h *H) {
 
 func checkResourceParam(h *H) {
 	as := h.authzServer()
+	defer h.drainRevoked(h.Mock().Journal.Mark())
 	h.controlSession(as)
 	as.Reset()
 	as.SetRequireResource(true)
@@ -522,6 +546,7 @@ func checkResourceParam(h *H) {
 
 func checkEarlyRevoke(h *H) {
 	as := h.authzServer()
+	defer h.drainRevoked(h.Mock().Journal.Mark())
 	// Control: the gate answers a revoked token with 401 and a challenge.
 	tok := h.mintAccess(as)
 	as.Revoke(tok)
@@ -593,6 +618,7 @@ func checkEarlyRevoke(h *H) {
 
 func checkASDown(h *H) {
 	as := h.authzServer()
+	defer h.drainRevoked(h.Mock().Journal.Mark())
 	h.controlSession(as)
 	as.Reset()
 	mark := h.Mock().Journal.Mark()
