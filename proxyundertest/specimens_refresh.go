@@ -29,7 +29,7 @@ func init() {
 		// expiry or a revocation.
 		AlsoFails: []string{"AUTH-REF-004", "AUTH-REF-005", "AUTH-REF-009"},
 		RunArgs:   roleI,
-		Apply:       withInjector(func(in *injector) { in.static = true }),
+		Apply:     withInjector(func(in *injector) { in.static = true }),
 	})
 	Register(Specimen{
 		Name:        "refresh-every-request",
