@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/mcpconform/mcpconform/scenarios/wwwauth"
 )
 
 // Role I of the reference: token injection. The fix for the bug this area
@@ -55,6 +57,8 @@ type injector struct {
 	static   bool // specimen static-token: never refresh after the first fetch
 	fixedRT  bool // specimen ignore-rotation: always refresh with the initial token
 	passthru bool // specimen passthrough-client-token
+	guessWK  bool // specimen guess-well-known: root metadata URL, header ignored
+	upstream *url.URL
 	rt       *resourceTransport
 
 	mu       sync.Mutex
@@ -88,11 +92,12 @@ func installInject(r *Reference) {
 			ClientID: o.ClientID, ClientSecret: o.ClientSecret,
 			Endpoint: oauth2.Endpoint{TokenURL: o.TokenURL, AuthStyle: oauth2.AuthStyleInHeader},
 		},
-		ctx:     context.WithValue(context.Background(), oauth2.HTTPClient, hc),
-		initial: o.RefreshToken,
-		early:   injectEarly,
-		retries: 1,
-		rt:      rt,
+		ctx:      context.WithValue(context.Background(), oauth2.HTTPClient, hc),
+		initial:  o.RefreshToken,
+		early:    injectEarly,
+		retries:  1,
+		rt:       rt,
+		upstream: r.Upstream,
 	}
 	injMu.Lock()
 	injectors[r] = in
@@ -186,6 +191,7 @@ func (in *injector) middleware(next http.Handler) http.Handler {
 				return
 			}
 			bad = tok.AccessToken
+			in.discover(cw.h.Values("WWW-Authenticate"), req.URL.Path)
 		}
 	})
 }
@@ -223,6 +229,45 @@ func (in *injector) serveStatic(w http.ResponseWriter, req *http.Request, next h
 		in.mu.Lock()
 		in.sessions[minted] = tok
 		in.mu.Unlock()
+	}
+}
+
+// discover looks up the upstream's protected-resource metadata after a 401,
+// as a proxy that finds its authorization server itself must (AUTH-PRM-001/
+// 002): the challenge's resource_metadata URL when there is one, else the
+// path-suffixed well-known URL, then the root one (RFC 9728 §3.1, §5.1).
+// The reference is configured with its token URL, so the document is only
+// checked to exist; the order of the fetches is what is under test.
+func (in *injector) discover(challenges []string, path string) {
+	var urls []string
+	if chs, _ := wwwauth.Parse(challenges...); len(chs) > 0 {
+		if b, ok := wwwauth.Find(chs, "Bearer"); ok {
+			if rm, ok := b.Get("resource_metadata"); ok && rm != "" && !in.guessWK {
+				urls = append(urls, rm)
+			}
+		}
+	}
+	origin := in.upstream.Scheme + "://" + in.upstream.Host
+	const wk = "/.well-known/oauth-protected-resource"
+	if in.guessWK {
+		urls = append(urls, origin+wk) // the bug: root only, header ignored
+	} else if len(urls) == 0 {
+		if p := strings.TrimSuffix(path, "/"); p != "" {
+			urls = append(urls, origin+wk+p)
+		}
+		urls = append(urls, origin+wk)
+	}
+	c := &http.Client{Timeout: asTimeout}
+	for _, u := range urls {
+		resp, err := c.Get(u)
+		if err != nil {
+			continue
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return
+		}
 	}
 }
 

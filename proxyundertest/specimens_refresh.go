@@ -84,6 +84,14 @@ func init() {
 		Apply:       withInjector(func(in *injector) { in.rt.resource = "" }),
 	})
 	Register(Specimen{
+		Name:        "guess-well-known",
+		Description: "on an upstream 401 looks up resource metadata at the root well-known URL only, ignoring the challenge's resource_metadata",
+		Bug:         "(iv) header resource_metadata ignored, root URL guessed (2025-06-18 diagram; ai-ecoverse/slicc#3348, nanobot#348)",
+		Guards:      []string{"AUTH-PRM-001", "AUTH-PRM-002"},
+		RunArgs:     roleI,
+		Apply:       withInjector(func(in *injector) { in.guessWK = true }),
+	})
+	Register(Specimen{
 		Name:        "sticky-client-token",
 		Description: "T mode: remembers the first Authorization of each MCP session and sends it on every later request of that session",
 		Bug:         "(vii) session-sticky credentials: the token is bound at session start, so a client that refreshes keeps getting 401 (metamcp#142)",

@@ -101,6 +101,23 @@ func init() {
 		Run:         checkNoPassthrough,
 	})
 	Define(Scenario{
+		ID: "AUTH-PRM-001", Title: "the challenge's resource_metadata URL is fetched first",
+		Area: "refresh", Level: MUST, Roles: []Role{RoleI, RoleB},
+		Requirement: "MCP clients MUST be able to parse WWW-Authenticate headers and use the resource_metadata URL when present, instead of guessing a well-known URL.",
+		Source:      "MCP 2025-11-25 authorization §Protected Resource Metadata Discovery; RFC 9728 §5.1; WWWA-32",
+		KnownBugs:   []string{"(iv) header resource_metadata ignored, root URL guessed (ai-ecoverse/slicc#3348, nanobot#348)"},
+		Checks:      "The upstream's 401 names a non-default metadata URL (served only there and at the well-known URLs); the proxy's first metadata fetch must be that URL. Skipped when the proxy fetches no metadata at all.",
+		Run:         checkPRMDiscovery,
+	})
+	Define(Scenario{
+		ID: "AUTH-PRM-002", Title: "without a challenge, the path-suffixed well-known URL is tried before the root one",
+		Area: "refresh", Level: MUST, Roles: []Role{RoleI, RoleB},
+		Requirement: "Without resource_metadata in the header, clients MUST try the path-suffixed well-known URI (/.well-known/oauth-protected-resource/mcp) before the root one.",
+		Source:      "MCP 2025-11-25 authorization §Protected Resource Metadata Discovery; RFC 9728 §3.1; WWWA-37",
+		Checks:      "The upstream answers 401 without WWW-Authenticate; the proxy's first metadata fetch must be the path-suffixed URL. Skipped when the proxy fetches no metadata at all.",
+		Run:         checkPRMDiscovery,
+	})
+	Define(Scenario{
 		ID: "AUTH-TOK-006", Title: "no token baked at session start: a changed client token reaches the upstream on the next request",
 		Area: "refresh", Level: MUST, Roles: []Role{RoleT},
 		Requirement: "MCP servers MUST verify all inbound requests and MUST NOT use sessions for authentication: a pass-through proxy forwards the token of each request, not the session's first one, and the upstream's 401 invalid_token reaches the client so it can refresh.",
@@ -835,4 +852,56 @@ func checkInvalidToken401(h *H, as *authz.Server) {
 		level = wwwauth.B1 // a transparent proxy forwards the field lines
 	}
 	h.Verdict(judge(r, sent, report.HopClientProxy, level))
+}
+
+// ----- AUTH-PRM-001 / AUTH-PRM-002 -----
+
+const customPRMPath = "/meta/prm-custom.json"
+
+func checkPRMDiscovery(h *H) {
+	as := h.authzServer()
+	defer h.drainRevoked(h.Mock().Journal.Mark())
+	m := h.Mock()
+	custom := h.sc.ID == "AUTH-PRM-001"
+	suffixed := strings.TrimPrefix(m.PRMURL(), m.BaseURL)
+	cfg := mockserver.PRMConfig{Suffixed: true, Root: true}
+	want := suffixed
+	if custom {
+		cfg.Custom, cfg.ChallengeRM, want = customPRMPath, m.BaseURL+customPRMPath, customPRMPath
+	} else {
+		cfg.NoChallenge = true
+	}
+	m.SetPRM(cfg)
+	// Control: the metadata answers where the scenario says it does.
+	for _, p := range []string{want, mockserver.PRMRootPath} {
+		if r := h.Send(h.Upstream(), Request{Method: http.MethodGet, URL: m.BaseURL + p}); r.Status != http.StatusOK {
+			h.Control(Mismatchf(report.HopControl, "protected-resource metadata at "+p, r.Describe()))
+		}
+	}
+	m.SetGate(true)
+	if h.HasRole(RoleI) {
+		// Make sure the proxy holds a token, then revoke it: its next
+		// request draws the upstream's 401.
+		h.Send(h.Proxy(), initializeReq())
+		as.RevokeAllAccess()
+	}
+	mark := m.Journal.Mark()
+	r := h.Send(h.Proxy(), initializeReq())
+	var fetched []string
+	for _, e := range m.Journal.Since(mark) {
+		if strings.HasPrefix(e.Path, "/.well-known/") || e.Path == customPRMPath {
+			fetched = append(fetched, e.Path)
+		}
+	}
+	if len(fetched) == 0 {
+		h.Skip("the proxy fetched no resource metadata after the upstream's 401 (it does not discover its authorization server; client got " + r.Describe() + ")")
+	}
+	if fetched[0] != want {
+		what := "the challenge named " + m.BaseURL + customPRMPath
+		if !custom {
+			what = "no challenge was sent: the path-suffixed URL comes first (RFC 9728 §3.1)"
+		}
+		h.Verdict(Mismatchf(report.HopProxyUpstream, "first metadata fetch: "+want, "first metadata fetch: "+fetched[0],
+			what, "fetch order: "+strings.Join(fetched, " → ")))
+	}
 }
