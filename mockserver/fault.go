@@ -51,6 +51,9 @@ type Fault struct {
 	// a net/http response: for field lines Go refuses to emit (obs-fold, NUL,
 	// space before the colon). It must be a complete HTTP/1.1 response.
 	Raw []byte
+	// Handler, when set, answers instead of Status/Fields/Body/Raw: for
+	// scripted SSE streams (ArmStream) that need the request and a flusher.
+	Handler http.Handler
 }
 
 type faultQueue struct {

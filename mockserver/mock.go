@@ -214,6 +214,10 @@ func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.finished = time.Now()
 		e.mu.Unlock()
 	}()
+	if f != nil && f.Handler != nil {
+		f.Handler.ServeHTTP(rec, r)
+		return
+	}
 	if f != nil {
 		f.serve(rec)
 		return
