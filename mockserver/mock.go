@@ -67,13 +67,15 @@ type Mock struct {
 	authzSecret string
 	gate        *authGate
 
-	faults   faultQueue
-	mux      *http.ServeMux
-	srv      *http.Server
-	ln       net.Listener
-	mu       sync.Mutex
-	sessions []string // session ids minted, in order
-	extra    map[string]http.Handler
+	faults faultQueue
+	mux    *http.ServeMux
+	srv    *http.Server
+	// mcpServer is kept so Close can end its sessions (each holds goroutines).
+	mcpServer *mcp.Server
+	ln        net.Listener
+	mu        sync.Mutex
+	sessions  []string // session ids minted, in order
+	extra     map[string]http.Handler
 }
 
 // Start binds the listener and serves in the background.
@@ -104,6 +106,7 @@ func Start(opts Options) (*Mock, error) {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	server := m.newMCPServer(logger)
+	m.mcpServer = server
 	getServer := func(*http.Request) *mcp.Server { return server }
 
 	m.mux = http.NewServeMux()
@@ -142,6 +145,10 @@ func (m *Mock) Close() error {
 	err := m.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = m.srv.Close() // open SSE streams never go idle; cut them
+	}
+	// The SDK keeps every session (and its reader goroutine) until closed.
+	for ss := range m.mcpServer.Sessions() {
+		_ = ss.Close()
 	}
 	return err
 }

@@ -65,6 +65,75 @@ func (r *Result) Describe() string {
 	return fmt.Sprintf("%d %s", r.Status, http.StatusText(r.Status))
 }
 
+// maxResponseHeaderBytes bounds a response head: what a Go server accepts
+// for a request head (http.DefaultMaxHeaderBytes), far above anything an MCP
+// response carries. A proxy sending more gets a clear transport error
+// ("server response headers exceeded …"), not an allocation without bound.
+const maxResponseHeaderBytes = 1 << 20
+
+// Evidence caps: what one exchange may keep in the report. The judges see
+// the whole (--max-body bounded) body; the report keeps a prefix and says so
+// (BodyTruncated, Case.Truncated), so a flooding proxy cannot bloat it.
+const (
+	maxEvidenceBody        = 64 << 10
+	maxEvidenceHeaderValue = 8 << 10
+	maxEvidenceHeaders     = 200
+	maxEvidenceSSE         = 500
+)
+
+// capExchange cuts an exchange down to the evidence caps and reports whether
+// anything was cut.
+func capExchange(e *report.Exchange) bool {
+	cut := false
+	capBody := func(body *string, flag *bool) {
+		if len(*body) > maxEvidenceBody {
+			*body = (*body)[:maxEvidenceBody]
+			*flag, cut = true, true
+		}
+	}
+	capHeaders := func(hs []report.Header) []report.Header {
+		if len(hs) > maxEvidenceHeaders {
+			n := len(hs) - maxEvidenceHeaders
+			hs = append(hs[:maxEvidenceHeaders:maxEvidenceHeaders], report.Header{
+				Name: "…", Value: fmt.Sprintf("[%d more header fields not kept in the report]", n),
+			})
+			cut = true
+		}
+		for i := range hs {
+			if len(hs[i].Value) > maxEvidenceHeaderValue {
+				hs[i].Value = fmt.Sprintf("%s…[truncated: %d bytes in all]", hs[i].Value[:maxEvidenceHeaderValue], len(hs[i].Value))
+				cut = true
+			}
+		}
+		return hs
+	}
+	capBody(&e.Request.Body, &e.Request.BodyTruncated)
+	e.Request.Headers = capHeaders(e.Request.Headers)
+	if e.Response != nil {
+		capBody(&e.Response.Body, &e.Response.BodyTruncated)
+		e.Response.Headers = capHeaders(e.Response.Headers)
+	}
+	if len(e.SSE) > maxEvidenceSSE {
+		e.SSE = e.SSE[:maxEvidenceSSE:maxEvidenceSSE]
+		cut = true
+	}
+	for i := range e.SSE {
+		if len(e.SSE[i].Data) > maxEvidenceBody {
+			e.SSE[i].Data = e.SSE[i].Data[:maxEvidenceBody]
+			cut = true
+		}
+	}
+	return cut
+}
+
+// evidenceBody is the prefix of body the report keeps.
+func evidenceBody(body []byte) (string, bool) {
+	if len(body) > maxEvidenceBody {
+		return string(body[:maxEvidenceBody]), true
+	}
+	return string(body), false
+}
+
 // client is the harness's HTTP client. It never follows redirects (a proxy's
 // 307 is evidence), never decompresses (compression is evidence), and bounds
 // every body it reads.
@@ -80,7 +149,7 @@ func newClient(maxBody int64) *client {
 		DisableCompression:     true,
 		MaxIdleConnsPerHost:    4,
 		IdleConnTimeout:        30 * time.Second,
-		MaxResponseHeaderBytes: 2 << 20,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		ForceAttemptHTTP2:      false,
 	}
 	return &client{
@@ -129,12 +198,14 @@ func (c *client) do(ctx context.Context, t Target, req Request) *Result {
 	for k, vs := range req.Header {
 		hr.Header[k] = append([]string(nil), vs...)
 	}
+	reqBody, reqCut := evidenceBody(req.Body)
 	res.Exchange.Request = report.Request{
-		Method:  method,
-		URL:     u,
-		Proto:   "HTTP/1.1",
-		Headers: headerList(hr.Header),
-		Body:    string(req.Body),
+		Method:        method,
+		URL:           u,
+		Proto:         "HTTP/1.1",
+		Headers:       headerList(hr.Header),
+		Body:          reqBody,
+		BodyTruncated: reqCut,
 	}
 	resp, err := c.http.Do(hr)
 	if err != nil {
@@ -153,13 +224,14 @@ func (c *client) do(ctx context.Context, t Target, req Request) *Result {
 	}
 	res.Body = body
 	res.Exchange.DurationMS = ms(time.Since(start))
+	evBody, evCut := evidenceBody(body)
 	res.Exchange.Response = &report.Response{
 		Status:        resp.StatusCode,
 		StatusText:    http.StatusText(resp.StatusCode),
 		Proto:         resp.Proto,
 		Headers:       headerList(resp.Header),
-		Body:          string(body),
-		BodyTruncated: truncated,
+		Body:          evBody,
+		BodyTruncated: truncated || evCut,
 	}
 	if rerr != nil {
 		res.Err = fmt.Errorf("response body: %w", describeErr(ctx, rerr))

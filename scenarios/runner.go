@@ -261,6 +261,10 @@ func newCase(s *Scenario, row *Row, id, title string) *report.Case {
 
 func (st *runState) runCase(ctx context.Context, s *Scenario, row *Row, id, title string, timeout time.Duration) {
 	c := newCase(s, row, id, title)
+	// Each case starts on fresh connections: a connection a hostile proxy
+	// left half-read or wedged must not poison the next case through the
+	// keep-alive pool.
+	defer st.client.close()
 	ginkgo.AddReportEntry("mcpconform.case", c, ginkgo.ReportEntryVisibilityNever)
 	h := &H{env: st.env, run: st, sc: s, Row: row, c: c}
 	if ok, why := s.AppliesTo(st.cfg.Roles); !ok {
