@@ -57,6 +57,7 @@ func init() {
 		Description: "re-emits WWW-Authenticate with only resource_metadata",
 		Bug:         "(ii) mcp-proxy 5.10.0 (npm) forwarded only resource_metadata, stripping realm, scope, error, error_description (punkpeye/mcp-proxy#44)",
 		Guards:      []string{"AUTH-HDR-001"},
+		AlsoFails:   []string{"HTTP-E2E-001", "HTTP-HOP-005"},
 		Apply: func(r *Reference) {
 			// The regex is the bug: it looks for one parameter and rebuilds
 			// the header from it, as the buggy proxy did.

@@ -55,7 +55,9 @@ func init() {
 		Description: "exposes only POST on the MCP endpoint: answers GET and DELETE itself with 405",
 		Bug:         "bridges that mount only a POST route, so no GET stream and no session DELETE reach the upstream",
 		Guards:      []string{"SHTTP-001", "SESS-004"},
-		AlsoFails:   []string{"SESS-002", "SHTTP-002", "SHTTP-005", "HTTP-E2E-007", "HTTP-E2E-010", "AUTH-HDR-001"},
+		// Its own 405 carries Allow: POST, so SHTTP-005 passes; the
+		// upstream's answers on GET and DELETE never arrive.
+		AlsoFails: []string{"SESS-002", "SHTTP-002", "HTTP-E2E-007", "HTTP-E2E-010", "AUTH-HDR-001", "AUTH-TOK-006"},
 		Apply: func(r *Reference) {
 			r.Middleware = append(r.Middleware, func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {

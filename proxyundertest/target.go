@@ -114,6 +114,8 @@ type Options struct {
 	APIKeyHeader string   // default X-API-Key
 	Exempt       []string // routes answered without the key, e.g. /status
 	NamedServer  string   // serve /servers/NAME/{mcp,sse} too
+	// CORS: the run declared the proxy browser-facing (--cors).
+	CORS bool
 }
 
 // HasRole reports whether the options declare role r.

@@ -489,6 +489,9 @@ func checkAllowOn405(h *H) {
 
 func checkConnectionFields(h *H) {
 	const reqField, respField = "X-Mcpconform-Hop-Req", "X-Mcpconform-Hop"
+	// No "close" in the option list: Go's Transport deletes a Connection
+	// field that contains close before the proxy can read the other
+	// options, so `Connection: X, close` would test Go, not the proxy.
 	fault := mockserver.Fault{Name: "connection-fields", Match: matchInitialize, Status: http.StatusOK,
 		Fields: []mockserver.Field{{Name: "Connection", Value: respField}, {Name: respField, Value: "1"}, {Name: "Content-Type", Value: "application/json"}},
 		Body:   mockserver.ErrorBody(200)}
@@ -526,7 +529,14 @@ func checkConnectionFields(h *H) {
 	if v := e.Header.Get("Connection"); strings.Contains(strings.ToLower(v), strings.ToLower(reqField)) {
 		d = append(d, fmt.Sprintf("the client's Connection: %s reached the upstream", v))
 	}
-	if res.Err == nil && res.Header.Get(respField) != "" {
+	// When the proxy asked the upstream to close, net/http in the mock
+	// answers Connection: close instead of the armed option, so on the
+	// wire the field was not connection-specific: judge only the request.
+	upstreamClosed := strings.Contains(strings.ToLower(e.Header.Get("Connection")), "close")
+	if upstreamClosed {
+		h.Note("the proxy sent Connection: close upstream; only the request direction was judged")
+	}
+	if res.Err == nil && !upstreamClosed && res.Header.Get(respField) != "" {
 		d = append(d, fmt.Sprintf("response field %s (named by Connection) reached the client", respField))
 	}
 	if res.Err == nil && strings.Contains(strings.ToLower(res.Header.Get("Connection")), strings.ToLower(respField)) {

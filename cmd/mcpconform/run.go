@@ -72,7 +72,7 @@ type runOptions struct {
 
 // proxyOptions tells a built-in proxy what the run declared.
 func (o *runOptions) proxyOptions(roles []scenarios.Role) proxyundertest.Options {
-	opt := proxyundertest.Options{APIKey: o.apiKey, APIKeyHeader: o.apiKeyHeader, Exempt: o.exempt, NamedServer: o.namedServer}
+	opt := proxyundertest.Options{APIKey: o.apiKey, APIKeyHeader: o.apiKeyHeader, Exempt: o.exempt, NamedServer: o.namedServer, CORS: o.cors}
 	for _, r := range roles {
 		opt.Roles = append(opt.Roles, string(r))
 	}

@@ -1,0 +1,311 @@
+package scenarios
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/mcpconform/mcpconform/mockserver"
+	"github.com/mcpconform/mcpconform/report"
+)
+
+// Area 3: CORS for browser-facing proxies (CORS-*). The mock does no CORS,
+// so the control only proves the mock's answer; the CORS fields are the
+// proxy's own.
+
+// corsOrigin is the Inspector UI's origin, a typical allowed browser origin.
+const corsOrigin = "http://localhost:6274"
+
+func init() {
+	cors := func(s Scenario) {
+		s.Area, s.Needs = "cors", "cors"
+		if s.Roles == nil {
+			s.Roles = []Role{RoleT, RoleB, RoleK}
+		}
+		Define(s)
+	}
+	cors(Scenario{
+		ID:          "CORS-001",
+		Title:       "WWW-Authenticate, Mcp-Session-Id and DPoP-Nonce are exposed to scripts",
+		Level:       MUST,
+		Requirement: "Only CORS-safelisted response fields and those listed in Access-Control-Expose-Headers are exposed to scripts; WWW-Authenticate and DPoP-Nonce must be listed (RFC 9449 §7.1, §8).",
+		Source:      "WHATWG Fetch #cors-safelisted-response-header-name; RFC 9449 §7.1, §8",
+		KnownBugs:   []string{"(iii) Inspector v1 exposed only mcp-session-id; punkpeye/mcp-proxy exposedHeaders [Mcp-Session-Id]", "twentyhq/twenty#19836, better-auth#10290"},
+		Checks:      "With Origin: a 401 WWWA-20 (challenge + DPoP-Nonce) on initialize and a successful initialize; the 401 must expose WWW-Authenticate and DPoP-Nonce, the 200 Mcp-Session-Id, each with Access-Control-Allow-Origin.",
+		Run:         checkCORSExpose,
+	})
+	cors(Scenario{
+		ID:          "CORS-002",
+		Title:       "CORS fields are on error responses too",
+		Level:       MUST,
+		Requirement: "A response to a CORS request can use any status, as long as it includes the CORS headers; Access-Control-Expose-Headers is part of the actual response.",
+		Source:      "WHATWG Fetch #http-responses",
+		KnownBugs:   []string{"kernel-mcp-server#128: CORS fields only on the OPTIONS reply"},
+		Checks:      "With Origin: 401, 403, 404, 405 from the upstream and a 200 SSE stream; each must carry Access-Control-Allow-Origin and an Access-Control-Expose-Headers listing WWW-Authenticate.",
+		Run:         checkCORSOnErrors,
+	})
+	cors(Scenario{
+		ID:          "CORS-003",
+		Title:       "no wildcard together with credentials",
+		Level:       MUST,
+		Requirement: "With credentials, Access-Control-Allow-Origin cannot be *, and * in Expose/Allow-Headers/Methods is literal; Access-Control-Allow-Credentials must be exactly true.",
+		Source:      "WHATWG Fetch #cors-protocol-and-credentials",
+		KnownBugs:   []string{"punkpeye/mcp-proxy default: origin * with credentials true"},
+		Checks:      "A credentialed-looking initialize and a preflight with Origin; flags ACAO * or ACEH/ACAH/ACAM * together with ACAC true, and an ACAC other than exactly true.",
+		Run:         checkCORSCredentials,
+	})
+	cors(Scenario{
+		ID:          "CORS-004",
+		Title:       "preflight allows the MCP request fields, Authorization explicitly",
+		Level:       MUST,
+		Requirement: "Authorization is a CORS non-wildcard request-header name and must be listed explicitly; MCP browser requests preflight authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id.",
+		Source:      "WHATWG Fetch §CORS-preflight fetch, #cors-safelisted-request-header",
+		Checks:      "OPTIONS with Access-Control-Request-Headers: authorization,content-type,last-event-id,mcp-protocol-version,mcp-session-id; a 2xx whose Access-Control-Allow-Headers names each, authorization explicitly.",
+		Run:         checkCORSPreflightHeaders,
+	})
+	cors(Scenario{
+		ID:          "CORS-005",
+		Title:       "preflight allows DELETE",
+		Level:       MUST,
+		Requirement: "DELETE is not a CORS-safelisted method; it must be in Access-Control-Allow-Methods (or * without credentials) or browsers cannot end their session.",
+		Source:      "WHATWG Fetch #cors-safelisted-method; MCP Session Management 5",
+		KnownBugs:   []string{"punkpeye/mcp-proxy default methods GET, POST, OPTIONS"},
+		Checks:      "OPTIONS with Access-Control-Request-Method: DELETE; a 2xx whose Access-Control-Allow-Methods includes DELETE.",
+		Run:         checkCORSPreflightDelete,
+	})
+	cors(Scenario{
+		ID:          "CORS-006",
+		Title:       "a preflight succeeds without credentials",
+		Level:       MUST,
+		Requirement: "A CORS-preflight request never includes credentials, and passes only with an ok status: auth gates must not apply to it.",
+		Source:      "WHATWG Fetch §CORS-preflight fetch, #cors-protocol-and-credentials",
+		Checks:      "OPTIONS with Origin and Access-Control-Request-Method: POST and no Authorization or API key; a 2xx with Access-Control-Allow-Origin, not 401.",
+		Run:         checkCORSPreflightNoCreds,
+	})
+}
+
+// withOrigin adds the browser's Origin to a request.
+func withOrigin(r Request) Request {
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	r.Header.Set("Origin", corsOrigin)
+	return r
+}
+
+// listHas reports whether a comma-separated field lists name
+// (case-insensitive token match).
+func listHas(values []string, name string) bool {
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// corsActualProblems lists what is missing on an actual response for the
+// fields a script must read.
+func corsActualProblems(res *Result, expose ...string) []string {
+	var d []string
+	acao := res.Header.Get("Access-Control-Allow-Origin")
+	if acao != corsOrigin && acao != "*" {
+		d = append(d, fmt.Sprintf("Access-Control-Allow-Origin is %q, want %q or *", acao, corsOrigin))
+	}
+	aceh := res.Header.Values("Access-Control-Expose-Headers")
+	credentialed := res.Header.Get("Access-Control-Allow-Credentials") == "true"
+	for _, name := range expose {
+		if !listHas(aceh, name) && (credentialed || !listHas(aceh, "*")) {
+			if len(aceh) == 0 {
+				d = append(d, fmt.Sprintf("%s not exposed: no Access-Control-Expose-Headers on the %d", name, res.Status))
+			} else {
+				d = append(d, fmt.Sprintf("%s not exposed: Access-Control-Expose-Headers is %s on the %d", name, quoteLines(aceh), res.Status))
+			}
+		}
+	}
+	return d
+}
+
+func checkCORSExpose(h *H) {
+	w20, _ := mockserver.ChallengeByID("WWWA-20")
+	probe := func(t Target) (*Result, *Result) {
+		h.Mock().Arm(w20.Fault(h.Mock(), matchInitialize))
+		r401 := h.Send(t, withOrigin(initializeReq()))
+		ok := h.Send(t, withOrigin(initializeReq()))
+		return r401, ok
+	}
+	r401, ok := probe(h.Upstream())
+	if r401.Err != nil || r401.Status != 401 || !ok.OK() {
+		h.Control(Mismatchf(report.HopControl, "401 then 200 from the mock", r401.Describe()+", "+ok.Describe()))
+	}
+	r401, ok = probe(h.Proxy())
+	var d []string
+	if r401.Err != nil || r401.Status != 401 {
+		d = append(d, "the 401 did not arrive: "+r401.Describe())
+	} else {
+		d = append(d, corsActualProblems(r401, "WWW-Authenticate", "DPoP-Nonce")...)
+	}
+	if !ok.OK() {
+		d = append(d, "initialize failed: "+ok.Describe())
+	} else {
+		d = append(d, corsActualProblems(ok, "Mcp-Session-Id")...)
+	}
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopClientProxy, "CORS exposes WWW-Authenticate and DPoP-Nonce on the 401, Mcp-Session-Id on the 200", "a field is hidden from scripts", d...))
+	}
+}
+
+func checkCORSOnErrors(h *H) {
+	type leg struct {
+		status int
+		leg    string
+	}
+	legs := []leg{{401, legInitialize}, {403, legMid}, {404, legMid}, {405, legStream}}
+	var d []string
+	for _, l := range legs {
+		fields := []mockserver.Field{{Name: "Content-Type", Value: "application/json"}}
+		if l.status == 401 || l.status == 403 {
+			fields = append(fields, mockserver.Field{Name: "WWW-Authenticate", Value: `Bearer resource_metadata="` + h.Mock().PRMURL() + `"`})
+		}
+		f := mockserver.Fault{Name: fmt.Sprintf("cors-%d", l.status), Match: legMatch(l.leg), Status: l.status, Fields: fields, Body: mockserver.ErrorBody(l.status)}
+		// Sessions are opened with Origin too, as a browser would.
+		res, m := h.sendOnLegWithOrigin(h.Upstream(), l.leg, f)
+		if m == nil && (res.Err != nil || res.Status != l.status) {
+			m = Mismatchf(report.HopControl, fmt.Sprintf("%d from the mock", l.status), res.Describe())
+		}
+		h.Control(m)
+		res, m = h.sendOnLegWithOrigin(h.Proxy(), l.leg, f)
+		h.Verdict(m)
+		if res.Err != nil || res.Status != l.status {
+			d = append(d, fmt.Sprintf("expected the upstream's %d, got %s", l.status, res.Describe()))
+			continue
+		}
+		d = append(d, corsActualProblems(res, "WWW-Authenticate")...)
+	}
+	// A successful SSE stream (GET answered with a short stream).
+	s, bad := h.Open(h.Proxy())
+	if s == nil {
+		h.Verdict(Mismatchf(report.HopClientProxy, "an MCP session opens", bad.Describe()))
+	}
+	h.Mock().Arm(shortStream("cors-sse"))
+	res := h.Send(h.Proxy(), withOrigin(Request{Method: http.MethodGet, Header: getHeaders(s.ID)}))
+	if !res.OK() {
+		d = append(d, "the SSE GET failed: "+res.Describe())
+	} else {
+		d = append(d, corsActualProblems(res, "WWW-Authenticate")...)
+	}
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopClientProxy, "Access-Control-Allow-Origin and -Expose-Headers on 401, 403, 404, 405 and the SSE 200", "missing on some responses", d...))
+	}
+}
+
+// sendOnLegWithOrigin is sendOnLeg with Origin on every request of the leg.
+func (h *H) sendOnLegWithOrigin(t Target, leg string, f mockserver.Fault) (*Result, *Mismatch) {
+	t.Header = t.Header.Clone()
+	if t.Header == nil {
+		t.Header = http.Header{}
+	}
+	t.Header.Set("Origin", corsOrigin)
+	return h.sendOnLeg(t, leg, f)
+}
+
+// preflight sends an OPTIONS as a browser would: no credentials, Origin,
+// the method and the lowercase sorted header names.
+func (h *H) preflight(method, headers string) *Result {
+	t := h.Proxy()
+	t.Header = nil // a preflight never carries credentials (--header is one)
+	hdr := http.Header{}
+	hdr.Set("Origin", corsOrigin)
+	hdr.Set("Access-Control-Request-Method", method)
+	if headers != "" {
+		hdr.Set("Access-Control-Request-Headers", headers)
+	}
+	return h.Send(t, Request{Method: http.MethodOptions, Header: hdr})
+}
+
+func checkCORSCredentials(h *H) {
+	var d []string
+	check := func(what string, res *Result) {
+		if res.Err != nil {
+			return
+		}
+		acac := res.Header.Values("Access-Control-Allow-Credentials")
+		if len(acac) == 0 {
+			return
+		}
+		if len(acac) != 1 || acac[0] != "true" {
+			d = append(d, fmt.Sprintf("%s: Access-Control-Allow-Credentials is %s; only exactly \"true\" counts", what, quoteLines(acac)))
+			return
+		}
+		if res.Header.Get("Access-Control-Allow-Origin") == "*" {
+			d = append(d, what+": Access-Control-Allow-Origin * with credentials: browsers reject the response")
+		}
+		for _, f := range []string{"Access-Control-Expose-Headers", "Access-Control-Allow-Headers", "Access-Control-Allow-Methods"} {
+			if listHas(res.Header.Values(f), "*") {
+				d = append(d, fmt.Sprintf("%s: %s * with credentials is a literal name, not a wildcard", what, f))
+			}
+		}
+	}
+	res := h.Send(h.Proxy(), withOrigin(initializeReq()))
+	check("initialize", res)
+	check("preflight", h.preflight(http.MethodPost, "content-type,mcp-protocol-version"))
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopClientProxy, "no wildcard together with Access-Control-Allow-Credentials: true", "a combination browsers reject", d...))
+	}
+}
+
+func checkCORSPreflightHeaders(h *H) {
+	const asked = "authorization,content-type,last-event-id,mcp-protocol-version,mcp-session-id"
+	res := h.preflight(http.MethodPost, asked)
+	want := "2xx with Access-Control-Allow-Headers naming " + asked
+	if res.Err != nil || res.Status/100 != 2 {
+		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe(), "the preflight failed, so browsers send nothing"))
+	}
+	acah := res.Header.Values("Access-Control-Allow-Headers")
+	wild := listHas(acah, "*") && res.Header.Get("Access-Control-Allow-Credentials") != "true"
+	var d []string
+	for _, n := range strings.Split(asked, ",") {
+		if listHas(acah, n) || (wild && n != "authorization") {
+			continue
+		}
+		if n == "authorization" && wild {
+			d = append(d, "authorization is not listed; * never covers Authorization")
+		} else {
+			d = append(d, n+" is not allowed")
+		}
+	}
+	if res.Header.Get("Access-Control-Allow-Origin") == "" {
+		d = append(d, "no Access-Control-Allow-Origin on the preflight")
+	}
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopClientProxy, want, fmt.Sprintf("%d, Access-Control-Allow-Headers %s", res.Status, quoteLines(acah)), d...))
+	}
+}
+
+func checkCORSPreflightDelete(h *H) {
+	res := h.preflight(http.MethodDelete, "mcp-protocol-version,mcp-session-id")
+	want := "2xx with Access-Control-Allow-Methods including DELETE"
+	if res.Err != nil || res.Status/100 != 2 {
+		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe()))
+	}
+	acam := res.Header.Values("Access-Control-Allow-Methods")
+	wild := listHas(acam, "*") && res.Header.Get("Access-Control-Allow-Credentials") != "true"
+	if !listHas(acam, "DELETE") && !wild {
+		h.Verdict(Mismatchf(report.HopClientProxy, want, "Access-Control-Allow-Methods "+quoteLines(acam), "DELETE is not allowed: browser clients cannot end their session"))
+	}
+}
+
+func checkCORSPreflightNoCreds(h *H) {
+	res := h.preflight(http.MethodPost, "content-type")
+	want := "2xx with Access-Control-Allow-Origin, without credentials"
+	switch {
+	case res.Err != nil:
+		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe()))
+	case res.Status/100 != 2:
+		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe(), fmt.Sprintf("the preflight got %d; an auth gate must not apply to OPTIONS", res.Status)))
+	case res.Header.Get("Access-Control-Allow-Origin") == "":
+		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe()+" without Access-Control-Allow-Origin"))
+	}
+}
