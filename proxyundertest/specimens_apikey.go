@@ -22,7 +22,10 @@ func init() {
 		Description: "accepts the key only under the header spelling it was configured with (X-API-Key)",
 		Bug:         "gates that look the header up by its exact spelling, e.g. a raw header map; RFC 9110 §5.1 makes names case-insensitive",
 		Guards:      []string{"APIKEY-005"},
-		RunArgs:     k,
+		// RES-002's SSE client (r3labs/sse) canonicalizes header names
+		// (X-Api-Key), as Go clients do: a case-sensitive gate rejects it.
+		AlsoFails: []string{"RES-002"},
+		RunArgs:   k,
 		Apply: func(r *Reference) {
 			g := gateOf(r)
 			r.Server = recordRawHeaders

@@ -546,6 +546,12 @@ func checkKeyNotLeaked(h *H) {
 	echo := lower.Call("tools/call", map[string]any{"name": mockserver.ToolEchoHeaders, "arguments": map[string]any{}},
 		keyed(http.Header{}, strings.ToLower(h.keyHeader()), key))
 	s.nextID = lower.nextID
+	if echo.Status == http.StatusUnauthorized || echo.Status == http.StatusForbidden {
+		// That is APIKEY-005's finding, not a leak: echo with the declared
+		// spelling instead.
+		h.Note("the gate refused the key under %q (APIKEY-005); echo_headers repeated under %q", strings.ToLower(h.keyHeader()), h.keyHeader())
+		echo = s.Call("tools/call", map[string]any{"name": mockserver.ToolEchoHeaders, "arguments": map[string]any{}}, nil)
+	}
 	d = append(d, downstreamLeaks(echo, key, "tools/call echo_headers")...)
 	s.Close()
 	wrong := initializeReq()
