@@ -296,6 +296,13 @@ func (c *catch401) WriteHeader(code int) {
 	if c.caught || c.passed {
 		return
 	}
+	if code >= 100 && code < 200 { // informational: not the final answer
+		for k, v := range c.h {
+			c.w.Header()[k] = v
+		}
+		c.w.WriteHeader(code)
+		return
+	}
 	if code == http.StatusUnauthorized {
 		c.caught = true
 		return
