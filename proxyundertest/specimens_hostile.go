@@ -73,13 +73,19 @@ func init() {
 	})
 	Register(Specimen{
 		Name:        "no-keepalive",
-		Description: "the reference proxy, closing every connection after one response (Connection: close), both sides",
+		Description: "the reference proxy, closing every client connection after one response (Connection: close)",
 		Bug:         "none: HTTP/1.1 lets either side close after any response; proxies behind some load balancers do",
 		// A correct proxy: it must pass every scenario (no Guards), which
 		// self-validation checks. It guards the harness against assuming
 		// keep-alive (a reused connection, a session bound to a socket).
 		Apply: func(r *Reference) {
-			r.Proxy.Transport = &http.Transport{Proxy: nil, DisableKeepAlives: true, DisableCompression: true}
+			// Client side only. With DisableKeepAlives on the upstream
+			// transport, Go's Transport sends Connection: close, the upstream
+			// answers Connection: close, and net/http then deletes the whole
+			// response Connection field (transfer.go shouldClose) before
+			// ReverseProxy can read which fields it names: those fields leak
+			// to the client (HTTP-HOP-001 fails). A real bug, not this
+			// specimen's subject.
 			r.Middleware = append(r.Middleware, func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 					// The server closes the connection after a response
