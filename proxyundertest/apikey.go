@@ -20,7 +20,9 @@ const GateRealm = "mcpconform-proxy"
 
 func init() {
 	RegisterFeature(Feature{Name: "apikey", Order: 50, Install: installAPIKeyGate})
-	ReferenceModes["K"] = []string{"--role", "K", "--named-server", "alpha"}
+	// --cors too: the gate must let the CORS layer's preflight through and
+	// its 401 must stay readable, which only a browser-facing run checks.
+	ReferenceModes["K"] = []string{"--role", "K", "--named-server", "alpha", "--cors"}
 }
 
 // apiKeyGate is the gate's behaviour; specimens change one field each.

@@ -138,6 +138,24 @@ func init() {
 		},
 	})
 	Register(Specimen{
+		Name:        "apikey-cors-lacks-key-header",
+		Description: "answers preflights, but its Access-Control-Allow-Headers does not list X-API-Key",
+		Bug:         "punkpeye/mcp-proxy's default CORS allow-list lacks x-api-key (needs --corsAddAllowedHeader X-API-Key); research §14 APIKEY-008",
+		Guards:      []string{"APIKEY-003"},
+		RunArgs:     []string{"--role", "K", "--cors"},
+		Apply: func(r *Reference) {
+			gateOf(r)
+			r.Middleware = append(r.Middleware, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+					if req.Method == http.MethodOptions {
+						w = &dropAllowedHeader{ResponseWriter: w, name: gateOf(r).header}
+					}
+					next.ServeHTTP(w, req)
+				})
+			})
+		},
+	})
+	Register(Specimen{
 		Name:        "apikey-query-key",
 		Description: "also accepts ?api_key=KEY and forwards the query verbatim to the upstream",
 		Bug:         "gates that read the key from the query string for EventSource clients, leaking it into upstream logs (AUTH-TOK-005 analogy)",
@@ -158,6 +176,31 @@ func init() {
 		},
 	})
 }
+
+// dropAllowedHeader removes one name from Access-Control-Allow-Headers as
+// the response header is written.
+type dropAllowedHeader struct {
+	http.ResponseWriter
+	name string
+}
+
+func (d *dropAllowedHeader) WriteHeader(code int) {
+	h := d.Header()
+	var keep []string
+	for _, l := range h.Values("Access-Control-Allow-Headers") {
+		for _, item := range strings.Split(l, ",") {
+			if item = strings.TrimSpace(item); item != "" && !strings.EqualFold(item, d.name) {
+				keep = append(keep, item)
+			}
+		}
+	}
+	if len(keep) > 0 {
+		h.Set("Access-Control-Allow-Headers", strings.Join(keep, ", "))
+	}
+	d.ResponseWriter.WriteHeader(code)
+}
+
+func (d *dropAllowedHeader) Write(b []byte) (int, error) { return d.ResponseWriter.Write(b) }
 
 // rawField is one header line as it came off the wire.
 type rawField struct{ name, value string }
