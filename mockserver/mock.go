@@ -89,7 +89,7 @@ func Start(opts Options) (*Mock, error) {
 		return nil, fmt.Errorf("mock upstream address %q: %w", addr, err)
 	}
 	if ip := net.ParseIP(host); !opts.AllowNonLoopback && (ip == nil || !ip.IsLoopback()) && host != "localhost" {
-		return nil, fmt.Errorf("mock upstream address %q is not loopback; refusing to expose the mock (allow it explicitly to override)", addr)
+		return nil, fmt.Errorf("mock upstream address %q is not loopback; refusing to expose the mock (mcpconform run --listen-any overrides)", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -44,6 +44,8 @@ type runOptions struct {
 	strict       bool
 	verbose      bool
 	maxBody      int64
+	// listenAny lets the mock upstream bind a non-loopback --upstream.
+	listenAny bool
 
 	// Role K: the API-key gate.
 	apiKey       string
@@ -137,6 +139,7 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 	f.BoolVar(&o.unredacted, "unredacted", false, "keep credentials (API key, tokens, client secret, --header values) in the reports")
 	f.StringVar(&o.proxyCmd, "proxy-cmd", "", "launch the proxy with this shell command; placeholders {port} {upstream} {upstream_origin} {token_url} {client_id} {client_secret} {refresh_token} {api_key} {api_key_header} {resource} {profile_dir} {tmp}")
 	f.DurationVar(&o.launchTimeout, "launch-timeout", 20*time.Second, "how long a launched proxy may take to accept connections on {port}")
+	f.BoolVar(&o.listenAny, "listen-any", false, "allow a non-loopback --upstream (e.g. 0.0.0.0:0 for a proxy in a container); the mock then answers, and hands test credentials to, anyone who can reach it")
 	f.StringVar(&o.profile, "profile", "", "YAML profile of the proxy (url or launch template, roles, API key, tolerances, baseline); flags override it")
 	return cmd
 }
@@ -144,6 +147,9 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 func (o *runOptions) run(stdout, stderr io.Writer) error {
 	if o.proxy == "" && o.proxyCmd != "" {
 		o.proxy = "http://127.0.0.1:{port}/mcp"
+	}
+	if o.listenAny {
+		fmt.Fprintf(stderr, "mcpconform: warning: --listen-any: the mock upstream listens on %s and may be reachable from other hosts; it answers anyone and issues test credentials\n", o.upstream)
 	}
 	if o.proxy == "" {
 		return usageErr("--proxy is required: a URL such as http://127.0.0.1:8080/mcp, or builtin:reference (or --proxy-cmd to launch one)")
