@@ -15,7 +15,6 @@ import (
 	"github.com/mcpconform/mcpconform/mockserver"
 	"github.com/mcpconform/mcpconform/mockserver/authz"
 	"github.com/mcpconform/mcpconform/report"
-	"github.com/mcpconform/mcpconform/scenarios/wwwauth"
 )
 
 // Area: token refresh (AUTH-TOK-*, AUTH-REF-*). The bug this area exists
@@ -45,7 +44,11 @@ func init() {
 	})
 	Define(Scenario{
 		ID: "AUTH-REF-009", Title: "at most one refresh per token lifetime, single-flight under a burst at expiry",
-		Area: "refresh", Level: SHOULD, Roles: []Role{RoleI},
+		// MUST, derived: no RFC sentence limits the refresh rate, but with
+		// rotating refresh tokens (OAuth 2.1 §4.3.1) concurrent refreshes
+		// are replays that revoke the grant, and a refresh per request is
+		// the same bug waiting for concurrency.
+		Area: "refresh", Level: MUST, Roles: []Role{RoleI},
 		Requirement: "Refresh when the token is about to expire, once: a proxy that refreshes on every request, or lets concurrent requests each refresh, loads the AS and (with rotation) trips replay detection, which revokes the whole grant.",
 		Source:      "OAuth 2.1 §4.3.1 (refresh token rotation, replay revokes the family); RFC 9700 §4.14.2; harness convention (ID local to mcpconform)",
 		Checks:      fmt.Sprintf("Calls every fifth of a lifetime for 2.5 lifetimes, then %d concurrent calls right at the expiry of the proxy's token: at most ceil(1.25 per lifetime)+2 grants in all and at most 2 during the burst; every burst call succeeds.", burstSize),
@@ -120,14 +123,12 @@ func init() {
 	Define(Scenario{
 		ID: "AUTH-TOK-006", Title: "no token baked at session start: a changed client token reaches the upstream on the next request",
 		Area: "refresh", Level: MUST, Roles: []Role{RoleT},
-		Requirement: "MCP servers MUST verify all inbound requests and MUST NOT use sessions for authentication: a pass-through proxy forwards the token of each request, not the session's first one, and the upstream's 401 invalid_token reaches the client so it can refresh.",
+		Requirement: "MCP servers MUST verify all inbound requests and MUST NOT use sessions for authentication: a pass-through proxy forwards the token of each request, not the session's first one.",
 		Source:      "MCP 2025-11-25 authorization §Token Usage, security best practices §Session Hijacking; RFC 6750 §3.1",
 		KnownBugs:   []string{"(vii) session-sticky credentials (metamcp#142)"},
-		Rows: []Row{
-			{ID: "token-change", Title: "the client switches tokens mid-session (POST, GET stream, DELETE)"},
-			{ID: "invalid-token-401", Title: "the upstream's 401 invalid_token reaches the client with its challenge"},
-		},
-		Checks: "token-change: after a session opened with token A, requests with token B must reach the upstream with B; invalid-token-401: a revoked token gets the gate's 401, which the client must see with an equivalent challenge (B1).",
+		// That the upstream's 401 invalid_token reaches the client intact is
+		// AUTH-HDR-001 (rows WWWA-03, WWWA-38), not repeated here.
+		Checks: "After a session opened with token A, the client switches to token B: every later request that reaches the upstream (POST, GET stream, DELETE) must carry B.",
 		Run:    checkTokenChange,
 	})
 }
@@ -749,10 +750,6 @@ func checkTokenChange(h *H) {
 	if as == nil {
 		h.Errorf("the mock authorization server is not running (mockserver.Options.Authz)")
 	}
-	if h.Row.ID == "invalid-token-401" {
-		checkInvalidToken401(h, as)
-		return
-	}
 	tokA, tokB := "harness-token-A-"+fmt.Sprint(time.Now().UnixNano()), "harness-token-B-"+fmt.Sprint(time.Now().UnixNano())
 	fpB := authz.Fingerprint(tokB)
 	probe := func(t Target) *Mismatch {
@@ -761,9 +758,12 @@ func checkTokenChange(h *H) {
 			t.Header = http.Header{}
 		}
 		t.Header.Set("Authorization", "Bearer "+tokA)
-		mark := h.Mock().Journal.Mark()
 		t0 := time.Now()
 		s, bad := h.Open(t)
+		if s == nil && t.Name == "proxy" {
+			// Opening sessions is judged by SESS-001 and SHTTP-001.
+			h.Skip("no MCP session opens through the proxy (" + bad.Describe() + "): the token of later requests cannot be judged")
+		}
 		if s == nil {
 			return Mismatchf(t.Hop, "an MCP session opens", bad.Describe())
 		}
@@ -788,12 +788,15 @@ func checkTokenChange(h *H) {
 				d = append(d, fmt.Sprintf("%s: the upstream got %s, not the client's current %s (A = %s)", describeTokenEntry(e, t0), fp, fpB, authz.Fingerprint(tokA)))
 			}
 		}
+		if len(seen) == 0 {
+			d = append(d, "no request reached the upstream after the switch")
+		}
 		for _, route := range []string{"POST /mcp", "GET /mcp", "DELETE /mcp"} {
-			if !seen[route] {
-				d = append(d, route+" never reached the upstream after the switch")
+			if !seen[route] && t.Name == "proxy" {
+				// Not this scenario's concern (SHTTP-001 judges forwarding).
+				h.Note("%s did not reach the upstream after the switch; its token was not judged", route)
 			}
 		}
-		_ = mark
 		if len(d) > 0 {
 			return Mismatchf(report.HopProxyUpstream, "every request after the switch carries token B", "an older token", firstN(d, 6)...)
 		}
@@ -801,57 +804,6 @@ func checkTokenChange(h *H) {
 	}
 	h.Control(probe(h.Upstream()))
 	h.Verdict(probe(h.Proxy()))
-}
-
-func checkInvalidToken401(h *H, as *authz.Server) {
-	tok := h.mintAccess(as)
-	as.Revoke(tok)
-	h.Mock().SetGate(true)
-	probe := func(t Target) (*Result, []string) {
-		t.Header = t.Header.Clone()
-		if t.Header == nil {
-			t.Header = http.Header{}
-		}
-		t.Header.Set("Authorization", "Bearer "+tok)
-		mark := h.Mock().Journal.Mark()
-		r := h.Send(t, initializeReq())
-		var sent []string
-		for _, e := range h.Mock().Journal.Since(mark) {
-			if _, hdr, _, _ := e.Response(); hdr != nil {
-				sent = hdr.Values("WWW-Authenticate")
-			}
-		}
-		return r, sent
-	}
-	judge := func(r *Result, sent []string, hop string, level wwwauth.Level) *Mismatch {
-		want := "401 with WWW-Authenticate " + quoteLines(sent)
-		if r.Err != nil {
-			return Mismatchf(hop, want, r.Describe())
-		}
-		var d []string
-		if r.Status != http.StatusUnauthorized {
-			d = append(d, fmt.Sprintf("status changed from 401 to %d", r.Status))
-		}
-		got := r.Header.Values("WWW-Authenticate")
-		if len(sent) == 0 {
-			return Mismatchf(report.HopControl, "the gate sends a challenge", "none")
-		}
-		if !wwwauth.Equivalent(level, sent, got) {
-			d = append(d, wwwauth.Diff(sent, got)...)
-		}
-		if len(d) > 0 {
-			return Mismatchf(hop, want, fmt.Sprintf("%d with WWW-Authenticate %s", r.Status, quoteLines(got)), d...)
-		}
-		return nil
-	}
-	r, sent := probe(h.Upstream())
-	h.Control(judge(r, sent, report.HopControl, wwwauth.B0))
-	r, sent = probe(h.Proxy())
-	level := wwwauth.B2
-	if h.HasRole(RoleT) {
-		level = wwwauth.B1 // a transparent proxy forwards the field lines
-	}
-	h.Verdict(judge(r, sent, report.HopClientProxy, level))
 }
 
 // ----- AUTH-PRM-001 / AUTH-PRM-002 -----
