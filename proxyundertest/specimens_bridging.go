@@ -99,7 +99,7 @@ func init() {
 		Guards:      []string{"SESS-001"},
 		// Once the first session is deleted, every later session is sent
 		// the dead id and gets 404; HTTP-HOP-005's probe id is replaced.
-		AlsoFails: []string{"HTTP-HOP-005", "SESS-002", "SESS-003", "SESS-004", "SHTTP-001", "SHTTP-002", "SHTTP-003", "SHTTP-005", "VER-001", "VER-002"},
+		AlsoFails: []string{"HTTP-HOP-005", "SESS-002", "SESS-003", "SESS-004", "SHTTP-001", "SHTTP-002", "SHTTP-003", "SHTTP-005", "SSE-STREAM-001", "VER-001", "VER-002"},
 		Apply: func(r *Reference) {
 			var mu sync.Mutex
 			var first string

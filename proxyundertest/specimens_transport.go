@@ -28,7 +28,7 @@ func init() {
 		Bug:         "MCP Inspector v1 stripped the client↔proxy mcp-session-id from upstream requests",
 		Guards:      []string{"SESS-001", "SESS-002", "SESS-004"},
 		// HTTP-HOP-005 sends an Mcp-Session-Id among its probe fields.
-		AlsoFails: []string{"HTTP-HOP-005", "SESS-003"},
+		AlsoFails: []string{"HTTP-HOP-005", "SESS-003", "SSE-STREAM-001"},
 		Apply: func(r *Reference) {
 			r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
 				pr.Out.Header.Del("Mcp-Session-Id")
@@ -57,7 +57,10 @@ func init() {
 		Guards:      []string{"SHTTP-001", "SESS-004"},
 		// Its own 405 carries Allow: POST, so SHTTP-005 passes; the
 		// upstream's answers on GET and DELETE never arrive.
-		AlsoFails: []string{"SESS-002", "SHTTP-002", "HTTP-E2E-007", "HTTP-E2E-010", "AUTH-HDR-001", "AUTH-TOK-006"},
+		// Every GET-stream scenario of the SSE area fails with it.
+		AlsoFails: []string{"SESS-002", "SHTTP-002", "HTTP-E2E-007", "HTTP-E2E-010", "AUTH-HDR-001",
+			"HTTP-E2E-006", "HTTP-HOP-003", "RES-001", "RES-002", "RES-003", "RES-004",
+			"SSE-PARSE-001", "SSE-PARSE-003", "SSE-PARSE-004", "SSE-PARSE-005", "SSE-STREAM-001", "SSE-STREAM-002", "SSE-STREAM-003"},
 		Apply: func(r *Reference) {
 			r.Middleware = append(r.Middleware, func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
