@@ -82,7 +82,9 @@ func init() {
 		Guards:      []string{"HTTP-E2E-005"},
 		// Every request then misses the upstream's /mcp route and gets 404.
 		AlsoFails: []string{"AUTH-HDR-001", "HTTP-E2E-001", "HTTP-E2E-007", "HTTP-E2E-008", "HTTP-E2E-010", "HTTP-HOP-001", "HTTP-HOP-005",
-			"SESS-001", "SESS-002", "SESS-003", "SESS-004", "SHTTP-001", "SHTTP-002", "SHTTP-003", "SHTTP-005", "VER-001", "VER-002"},
+			"SESS-001", "SESS-002", "SESS-003", "SESS-004", "SHTTP-001", "SHTTP-002", "SHTTP-003", "SHTTP-005", "VER-001", "VER-002",
+			"HTTP-E2E-006", "HTTP-HOP-003", "RES-001", "RES-002", "RES-003", "RES-004",
+			"SSE-PARSE-001", "SSE-PARSE-003", "SSE-PARSE-004", "SSE-PARSE-005", "SSE-STREAM-001", "SSE-STREAM-002", "SSE-STREAM-003"},
 		Apply: func(r *Reference) {
 			r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
 				if !strings.HasSuffix(pr.Out.URL.Path, "/") {
