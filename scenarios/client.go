@@ -82,7 +82,7 @@ const (
 )
 
 // capExchange cuts an exchange down to the evidence caps and reports whether
-// anything was cut.
+// its evidence is incomplete (cut here, or a body already cut when read).
 func capExchange(e *report.Exchange) bool {
 	cut := false
 	capBody := func(body *string, flag *bool) {
@@ -109,9 +109,12 @@ func capExchange(e *report.Exchange) bool {
 	}
 	capBody(&e.Request.Body, &e.Request.BodyTruncated)
 	e.Request.Headers = capHeaders(e.Request.Headers)
+	cut = cut || e.Request.BodyTruncated
 	if e.Response != nil {
 		capBody(&e.Response.Body, &e.Response.BodyTruncated)
 		e.Response.Headers = capHeaders(e.Response.Headers)
+		// Already cut when read (--max-body, or the evidence cap in do).
+		cut = cut || e.Response.BodyTruncated
 	}
 	if len(e.SSE) > maxEvidenceSSE {
 		e.SSE = e.SSE[:maxEvidenceSSE:maxEvidenceSSE]

@@ -119,8 +119,12 @@ func TestCapExchange(t *testing.T) {
 	if len(e.SSE) != maxEvidenceSSE {
 		t.Errorf("SSE events kept: %d", len(e.SSE))
 	}
-	small := report.Exchange{Request: report.Request{Body: "x"}}
+	small := report.Exchange{Request: report.Request{Body: "x"}, Response: &report.Response{Body: "y"}}
 	if capExchange(&small) {
 		t.Error("capExchange cut an exchange within the caps")
+	}
+	small.Response.BodyTruncated = true // cut when read (--max-body)
+	if !capExchange(&small) {
+		t.Error("capExchange does not report a body already cut when read")
 	}
 }
