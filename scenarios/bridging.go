@@ -337,7 +337,12 @@ func checkEvery401HasChallenge(h *H) {
 		return s.Call("tools/list", nil, nil), nil
 	}
 	judge := func(res *Result, hop string) *Mismatch {
-		if res.Err == nil && res.Status == http.StatusUnauthorized && len(res.Header.Values("WWW-Authenticate")) == 0 {
+		switch {
+		case res.Err != nil:
+			// No answer at all is not "no 401 without a challenge": the
+			// client got no challenge either.
+			return Mismatchf(hop, "an answer; a 401 carries at least one challenge", res.Describe())
+		case res.Status == http.StatusUnauthorized && len(res.Header.Values("WWW-Authenticate")) == 0:
 			return Mismatchf(hop, "a 401 carries at least one challenge", "401 without WWW-Authenticate")
 		}
 		return nil
