@@ -51,6 +51,11 @@ type Config struct {
 	MaxBody      int64
 	ProxyHeader  http.Header
 
+	// GiveUpAfter ends the remaining cases at once as errors after this many
+	// consecutive cases in which every request to the proxy timed out; 0
+	// waits out every case.
+	GiveUpAfter int
+
 	// Params are area settings (API key, token lifetime, SSE timing).
 	Params Params
 
@@ -81,6 +86,10 @@ type runState struct {
 	client   *client
 	mu       sync.Mutex
 	cases    []report.Case
+	// unanswered counts consecutive cases in which every request to the
+	// proxy timed out: a hung proxy would otherwise cost one full timeout
+	// per remaining case.
+	unanswered int
 }
 
 var (
@@ -281,6 +290,9 @@ func (st *runState) runCase(ctx context.Context, s *Scenario, row *Row, id, titl
 			h.Errorf("proxy exited: %v", err)
 		}
 	}
+	if n := st.cfg.GiveUpAfter; n > 0 && st.unanswered >= n {
+		h.Errorf("proxy unresponsive: in the last %d cases every request to it timed out, so this case was not waited for (--give-up-after %d)", st.unanswered, n)
+	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	h.ctx = cctx
@@ -318,12 +330,36 @@ func (st *runState) finish(sr types.SpecReport) {
 	}
 	s, _ := Lookup(c.Scenario)
 	report.FromSpec(sr, c, s.Level.Outcome())
+	st.countUnanswered(c)
 	st.mu.Lock()
 	st.cases = append(st.cases, *c)
 	st.mu.Unlock()
 	st.progress(c)
 	if st.cfg.OnCase != nil {
 		st.cfg.OnCase(*c)
+	}
+}
+
+// countUnanswered updates the run of consecutive cases whose every request
+// to the proxy timed out. Cases that sent nothing to the proxy (skips, quick
+// errors) leave it as it is; one complete answer resets it.
+func (st *runState) countUnanswered(c *report.Case) {
+	sent, timedOut := 0, 0
+	for _, ex := range c.Exchanges {
+		if ex.Hop != report.HopClientProxy {
+			continue
+		}
+		sent++
+		if ex.Error != "" && strings.Contains(ex.Error, "timed out") {
+			timedOut++
+		}
+	}
+	switch {
+	case sent == 0:
+	case timedOut == sent:
+		st.unanswered++
+	default:
+		st.unanswered = 0
 	}
 }
 

@@ -44,6 +44,7 @@ type runOptions struct {
 	strict       bool
 	verbose      bool
 	maxBody      int64
+	giveUpAfter  int
 	// listenAny lets the mock upstream bind a non-loopback --upstream.
 	listenAny bool
 
@@ -124,6 +125,7 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 	f.StringVar(&o.out, "out", "", "directory to write results.json, junit.xml, summary.md, report.html and har/ into")
 	f.StringArrayVar(&o.headers, "header", nil, "'Name: value' added to every request sent to the proxy (repeatable)")
 	f.BoolVar(&o.cors, "cors", false, "the proxy is browser-facing: run the CORS scenarios")
+	f.IntVar(&o.giveUpAfter, "give-up-after", 3, "after this many consecutive cases in which every request to the proxy timed out, end the rest at once as errors (0 = wait out every case)")
 	f.BoolVar(&o.strict, "strict", false, "treat SHOULD-level warnings as failures")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "print the failure text of every non-passing case")
 	f.Int64Var(&o.maxBody, "max-body", 16<<20, "largest response body the harness reads, in bytes")
@@ -384,6 +386,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		SuiteTimeout: o.suiteTimeout,
 		MaxBody:      o.maxBody,
 		ProxyHeader:  hdr,
+		GiveUpAfter:  o.giveUpAfter,
 		Params:       o.scenarioParams(),
 		Progress:     stdout,
 		Verbose:      o.verbose,
