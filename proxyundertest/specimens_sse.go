@@ -96,7 +96,7 @@ func init() {
 		Bug:         "multiplexing proxies that renumber events without a reversible mapping (RES-001)",
 		Guards:      []string{"RES-001", "RES-002", "SSE-PARSE-001", "SSE-PARSE-004"},
 		// Every scenario that names events by id sees the renumbering.
-		AlsoFails: []string{"SSE-PARSE-003", "SSE-PARSE-005", "SSE-STREAM-002", "RES-003"},
+		AlsoFails: []string{"SSE-PARSE-003", "SSE-PARSE-005", "SSE-STREAM-002", "RES-003", "SHTTP-001"},
 		Apply: func(r *Reference) {
 			r.ResponseHooks = append(r.ResponseHooks, lineFilter(func() func([]byte) []byte {
 				n := 0
@@ -138,7 +138,9 @@ func init() {
 		Name:        "double-chunk",
 		Description: "on GET event streams, copies the upstream's Transfer-Encoding: chunked and chunks the already-chunked bytes again",
 		Bug:         "raw relays that forward the upstream's framing bytes and re-frame them (RFC 9112 §6.1)",
-		Guards:      []string{"HTTP-HOP-003"},
+		Guards:      []string{"HTTP-HOP-003", "SSE-STREAM-003"},
+		// A second chunked layer corrupts every GET event stream it touches.
+		AlsoFails: []string{"HTTP-E2E-006", "RES-002", "RES-004", "SSE-PARSE-001", "SSE-PARSE-003", "SSE-PARSE-004", "SSE-PARSE-005"},
 		Apply: func(r *Reference) {
 			r.Middleware = append(r.Middleware, doubleChunk)
 		},
