@@ -30,6 +30,13 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchtime=3x ./...
 
+# The SSE detection figures (README "Detection figures"): DETECTN trials of
+# the incremental check per injected delay and per load; about 1 s a trial.
+DETECTN ?= 10
+.PHONY: bench-detect
+bench-detect:
+	$(GO) test -run='^$$' -bench='^BenchmarkSSE(Detection|FalseAlarm)$$' -benchtime=$(DETECTN)x -timeout 30m ./scenarios/
+
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@2026.2.2 ./...
 
