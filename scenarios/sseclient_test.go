@@ -70,9 +70,11 @@ func TestStreamTimeline(t *testing.T) {
 		if e.ID != string(rune('1'+i)) || sent.IsZero() {
 			t.Errorf("event %d: id %q sent %v", i, e.ID, sent)
 		}
-		// Arrival after send, and well within the generous bound of a
-		// loaded machine: the mock flushes each event itself.
-		if lag := e.Arrived.Sub(sent); lag < 0 || lag > 2*time.Second {
+		// Arrival close to the send, within the generous bound of a loaded
+		// machine: the mock flushes each event itself. The stamp is taken
+		// when Flush returns, so the client may read an event a moment
+		// before its stamp exists.
+		if lag := e.Arrived.Sub(sent); lag < -50*time.Millisecond || lag > 2*time.Second {
 			t.Errorf("event %d arrived %v after its send", i, lag)
 		}
 		if reads[e.Read] {
@@ -93,7 +95,7 @@ func TestStreamTimeline(t *testing.T) {
 		t.Errorf("Timeline: %s", tl)
 	}
 	ex := res.Exchange
-	if ex.Response == nil || len(ex.SSE) != 3 || ex.SSE[2].SentMS < 0 || ex.SSE[2].ArrivedMS < ex.SSE[2].SentMS {
+	if ex.Response == nil || len(ex.SSE) != 3 || ex.SSE[2].SentMS < 0 || ex.SSE[2].ArrivedMS < ex.SSE[2].SentMS-50 {
 		t.Fatalf("evidence %+v", ex)
 	}
 	// Go's client moves Transfer-Encoding out of the header map; the
