@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -215,19 +214,4 @@ func (s *Session) Notify(method string) *Result {
 // Close sends DELETE for the session, best effort.
 func (s *Session) Close() *Result {
 	return s.h.Send(s.T, Request{Method: http.MethodDelete, Header: postHeaders(s.ID)})
-}
-
-// rpcError returns the JSON-RPC error message of the first message, if any.
-func rpcError(res *Result) string {
-	for _, m := range res.Messages {
-		var msg struct {
-			Error *struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(m, &msg) == nil && msg.Error != nil {
-			return msg.Error.Message
-		}
-	}
-	return ""
 }
