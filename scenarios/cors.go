@@ -131,8 +131,9 @@ func corsActualProblems(res *Result, expose ...string) []string {
 func checkCORSExpose(h *H) {
 	w20, _ := mockserver.ChallengeByID("WWWA-20")
 	probe := func(t Target) (*Result, *Result) {
-		h.Mock().Arm(w20.Fault(h.Mock(), matchInitialize))
+		h.Mock().Arm(h.outlastRetry(w20.Fault(h.Mock(), matchInitialize)))
 		r401 := h.Send(t, withOrigin(initializeReq()))
+		h.Mock().Disarm()
 		ok := h.Send(t, withOrigin(initializeReq()))
 		return r401, ok
 	}
@@ -170,13 +171,18 @@ func checkCORSOnErrors(h *H) {
 			fields = append(fields, mockserver.Field{Name: "WWW-Authenticate", Value: `Bearer resource_metadata="` + h.Mock().PRMURL() + `"`})
 		}
 		f := mockserver.Fault{Name: fmt.Sprintf("cors-%d", l.status), Match: legMatch(l.leg), Status: l.status, Fields: fields, Body: mockserver.ErrorBody(l.status)}
+		if l.status == http.StatusUnauthorized {
+			f = h.outlastRetry(f)
+		}
 		// Sessions are opened with Origin too, as a browser would.
 		res, m := h.sendOnLegWithOrigin(h.Upstream(), l.leg, f)
+		h.Mock().Disarm()
 		if m == nil && (res.Err != nil || res.Status != l.status) {
 			m = Mismatchf(report.HopControl, fmt.Sprintf("%d from the mock", l.status), res.Describe())
 		}
 		h.Control(m)
 		res, m = h.sendOnLegWithOrigin(h.Proxy(), l.leg, f)
+		h.Mock().Disarm()
 		h.Verdict(m)
 		if res.Err != nil || res.Status != l.status {
 			d = append(d, fmt.Sprintf("expected the upstream's %d, got %s", l.status, res.Describe()))
@@ -308,4 +314,15 @@ func checkCORSPreflightNoCreds(h *H) {
 	case res.Header.Get("Access-Control-Allow-Origin") == "":
 		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe()+" without Access-Control-Allow-Origin"))
 	}
+}
+
+// outlastRetry keeps an upstream 401 armed until disarmed when the proxy
+// injects tokens (role I): such a proxy answers a 401 by retrying once with
+// a fresh token (AUTH-REF-004), so a one-shot 401 would be absorbed and the
+// client would never see it. The caller disarms after the request.
+func (h *H) outlastRetry(f mockserver.Fault) mockserver.Fault {
+	if h.HasRole(RoleI) {
+		f.Times = -1
+	}
+	return f
 }
