@@ -48,6 +48,16 @@ func init() {
 		Apply:       func(r *Reference) { gateOf(r).strip = false },
 	})
 	Register(Specimen{
+		Name:        "apikey-forwarded-with-token",
+		Description: "role I,K: injects its own upstream token but forwards the client's API key beside it",
+		Bug:         "token injection added as one more header on top of a bridge that copies every request header: the upstream receives the proxy's key (token passthrough)",
+		Guards:      []string{"APIKEY-010"},
+		// APIKEY-006 sees the same leak at SHOULD level (a warning).
+		AlsoFails: []string{"APIKEY-006"},
+		RunArgs:   []string{"--role", "I,K"},
+		Apply:     func(r *Reference) { gateOf(r).strip = false },
+	})
+	Register(Specimen{
 		Name:        "apikey-guards-options",
 		Description: "applies the key check to OPTIONS too, so every CORS preflight gets 401",
 		Bug:         "auth middleware mounted before the CORS handler (research §13 CORS-006)",

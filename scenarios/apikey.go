@@ -116,6 +116,18 @@ func init() {
 		Checks:      "initialize with ?api_key=KEY and no header: accepted → info; accepted and the key appears in the upstream's request URL → warn.",
 		Run:         checkQueryKey,
 	})
+	Define(Scenario{
+		ID:    "APIKEY-010",
+		Title: "with role I: the key is consumed and the injected token added",
+		// Listed under K (the area); the body skips unless the run is I,K
+		// too, because AppliesTo treats Roles as "any of".
+		Area: "apikey", Level: MUST, Roles: k,
+		Requirement: "A proxy that is guarded by a key and injects upstream tokens replaces the client's credential: the upstream sees the proxy's own valid token on every request and never the key (token passthrough is forbidden); the key never comes back to the client.",
+		Source:      "MCP 2025-11-25 security best practices §Token Passthrough; MCP authorization §Token Usage; research §7 AUTH-TOK-003/004, §14 APIKEY-006 (issue 6: combined with role I)",
+		KnownBugs:   []string{"an injector that sets Authorization on top of a header-copying bridge: the key goes upstream beside the token"},
+		Checks:      "Only in --role I,K runs: a session with the key through the proxy (POST initialize, notifications/initialized, tools/list, GET stream, DELETE); at the upstream every request must carry no field named like the key header (any case), no field value holding the key, and a bearer token the mock AS issued and still accepts (journal TokenFP/TokenErr); no response to the client may carry the key.",
+		Run:         checkKeyAndToken,
+	})
 }
 
 // keyHeader is the declared header name (default X-API-Key).
@@ -614,4 +626,91 @@ func checkQueryKey(h *H) {
 		h.Verdict(Mismatchf(report.HopProxyUpstream, "a key in the query string is refused, or at least consumed at the proxy",
 			res.Describe()+", and the upstream received the key", d...))
 	}
+}
+
+// checkKeyAndToken is APIKEY-010: in an I,K proxy the gate consumes the key
+// and the injector adds the proxy's own token, on every request of a session.
+func checkKeyAndToken(h *H) {
+	if !h.HasRole(RoleI) || !h.HasRole(RoleK) {
+		h.Skip("needs a proxy that is both API-key guarded and token injecting (--role I,K)")
+	}
+	key := h.Params().APIKey
+	if len(key) < 4 {
+		h.Skip("the key is shorter than 4 bytes; searching for it would match unrelated bytes")
+	}
+	if !h.Mock().GateOn() {
+		h.Errorf("role I run without the upstream token gate: the harness cannot judge the injected tokens")
+	}
+	// The control proves the harness reaches the mock at all (with its
+	// control token, which no proxy holds).
+	if s, bad := h.Open(h.Upstream()); s == nil {
+		h.Control(Mismatchf(report.HopControl, "an MCP session opens on the mock", "initialize failed: "+bad.Describe()))
+	} else {
+		s.Close()
+	}
+	mark := h.Mock().Journal.Mark()
+	t0 := time.Now()
+	s, bad := h.Open(h.Proxy())
+	if s == nil {
+		var d []string
+		for _, e := range h.Mock().Journal.Since(mark) {
+			d = append(d, describeTokenEntry(e, t0))
+		}
+		h.Verdict(Mismatchf(report.HopClientProxy, "an MCP session opens with the key", "initialize failed: "+bad.Describe(), d...))
+	}
+	d := downstreamLeaks(s.Init, key, "initialize")
+	for _, l := range h.threeLegs(s) {
+		d = append(d, downstreamLeaks(l.Res, key, l.Method)...)
+		if l.Res.Err != nil || l.Res.Status/100 != 2 {
+			d = append(d, fmt.Sprintf("%s through the proxy: %s", l.Method, l.Res.Describe()))
+		}
+	}
+	d = append(d, h.keyAndTokenAtUpstream(mark, key, t0)...)
+	if len(d) > 0 {
+		h.Verdict(Mismatchf(report.HopProxyUpstream,
+			"every upstream request carries the proxy's valid token and no trace of the key; no response carries the key",
+			fmt.Sprintf("%d problem(s) in one session", len(d)), firstN(d, 12)...))
+	}
+}
+
+// keyAndTokenAtUpstream judges every upstream request on the MCP routes
+// since mark: no key header under any spelling, the key in no field value,
+// a valid bearer token the harness did not send; and it checks that each
+// leg of the session (POST, GET, DELETE) arrived at all.
+func (h *H) keyAndTokenAtUpstream(mark int, key string, t0 time.Time) []string {
+	var d []string
+	seen := map[string]bool{}
+	for _, e := range h.Mock().Journal.Since(mark) {
+		if e.Path != mockserver.MCPPath && e.Path != mockserver.SSEPath && e.Path != mockserver.MessagesPath {
+			continue
+		}
+		seen[e.Method] = true
+		what := fmt.Sprintf("upstream request #%d %s %s", e.Seq, e.Method, e.Path)
+		if e.RPCMethod != "" {
+			what += " " + e.RPCMethod
+		}
+		for name, vs := range e.Header {
+			if strings.EqualFold(name, h.keyHeader()) {
+				d = append(d, fmt.Sprintf("%s carries the key header %s", what, name))
+				continue
+			}
+			for _, v := range vs {
+				if strings.Contains(v, key) {
+					d = append(d, fmt.Sprintf("%s carries the key in field %s", what, name))
+				}
+			}
+		}
+		switch {
+		case e.TokenFP == "control":
+			d = append(d, what+" carries the harness's control token, which the proxy was never given")
+		case e.TokenErr != "":
+			d = append(d, describeTokenEntry(e, t0)+" (want the proxy's own valid token)")
+		}
+	}
+	for _, m := range []string{http.MethodPost, http.MethodGet, http.MethodDelete} {
+		if !seen[m] {
+			d = append(d, m+" of the session never reached the upstream")
+		}
+	}
+	return d
 }
