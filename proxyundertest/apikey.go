@@ -23,6 +23,9 @@ func init() {
 	// --cors too: the gate must let the CORS layer's preflight through and
 	// its 401 must stay readable, which only a browser-facing run checks.
 	ReferenceModes["K"] = []string{"--role", "K", "--named-server", "alpha", "--cors"}
+	// Both roles at once (issue 6): the gate consumes the key, the injector
+	// adds the token; APIKEY-010 passes only here.
+	ReferenceModes["IK"] = []string{"--role", "I,K", "--named-server", "alpha", "--cors"}
 }
 
 // apiKeyGate is the gate's behaviour; specimens change one field each.
