@@ -247,6 +247,11 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			setupCode = exitUsage
 			return nil, err
 		}
+		// The AS credentials exist only now, after secrets was built: the
+		// reports (launch line, proxy log) must not show them either.
+		mu.Lock()
+		secrets = append(secrets, popt.ClientSecret, popt.RefreshToken)
+		mu.Unlock()
 		spec := o.proxy
 		if o.proxyCmd != "" {
 			port, err := proxyundertest.FreePort()
