@@ -137,6 +137,28 @@ func evidenceBody(body []byte) (string, bool) {
 	return string(body), false
 }
 
+// resolve gives the URL and method a request goes out with: the target's
+// MCP endpoint unless the request names another URL, the raw query
+// appended, POST unless said otherwise.
+func (req Request) resolve(t Target) (u, method string) {
+	u = req.URL
+	if u == "" {
+		u = t.MCPURL
+	}
+	if req.Query != "" {
+		sep := "?"
+		if strings.Contains(u, "?") {
+			sep = "&"
+		}
+		u += sep + req.Query
+	}
+	method = req.Method
+	if method == "" {
+		method = http.MethodPost
+	}
+	return u, method
+}
+
 // client is the harness's HTTP client. It never follows redirects (a proxy's
 // 307 is evidence), never decompresses (compression is evidence), and bounds
 // every body it reads.
@@ -168,21 +190,7 @@ func (c *client) close() { c.http.CloseIdleConnections() }
 
 // do sends req to t and reads the whole (bounded) response.
 func (c *client) do(ctx context.Context, t Target, req Request) *Result {
-	u := req.URL
-	if u == "" {
-		u = t.MCPURL
-	}
-	if req.Query != "" {
-		sep := "?"
-		if strings.Contains(u, "?") {
-			sep = "&"
-		}
-		u += sep + req.Query
-	}
-	method := req.Method
-	if method == "" {
-		method = http.MethodPost
-	}
+	u, method := req.resolve(t)
 	start := time.Now()
 	res := &Result{Exchange: report.Exchange{Hop: t.Hop, Started: start}}
 	hr, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(req.Body))

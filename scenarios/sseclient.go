@@ -130,21 +130,7 @@ func (h *H) stream(t Target, req Request, opt StreamOptions) *StreamResult {
 		ctx, cancel = context.WithTimeout(ctx, opt.MaxWait)
 		defer cancel()
 	}
-	u := req.URL
-	if u == "" {
-		u = t.MCPURL
-	}
-	if req.Query != "" {
-		sep := "?"
-		if strings.Contains(u, "?") {
-			sep = "&"
-		}
-		u += sep + req.Query
-	}
-	method := req.Method
-	if method == "" {
-		method = http.MethodPost
-	}
+	u, method := req.resolve(t)
 	start := time.Now()
 	res := &StreamResult{Start: start, Exchange: report.Exchange{Hop: t.Hop, Started: start}}
 	var body io.Reader
