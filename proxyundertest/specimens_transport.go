@@ -60,7 +60,7 @@ func init() {
 		// Every GET-stream scenario of the SSE area fails with it.
 		AlsoFails: []string{"SESS-002", "SHTTP-002", "HTTP-E2E-007", "HTTP-E2E-010", "AUTH-HDR-001",
 			"HTTP-E2E-006", "HTTP-HOP-003", "RES-001", "RES-002", "RES-003", "RES-004",
-			"SSE-PARSE-001", "SSE-PARSE-003", "SSE-PARSE-004", "SSE-PARSE-005", "SSE-STREAM-001", "SSE-STREAM-002", "SSE-STREAM-003"},
+			"SSE-PARSE-001", "SSE-PARSE-003", "SSE-PARSE-004", "SSE-PARSE-005", "SSE-STREAM-001", "SSE-STREAM-002", "SSE-STREAM-003", "AUTH-HDR-012", "LSSE-001", "LSSE-002", "LSSE-003", "LSSE-004"},
 		Apply: func(r *Reference) {
 			r.Middleware = append(r.Middleware, func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -94,7 +94,7 @@ func init() {
 		Description: "answers 200 {} where the upstream answered 202 with no body",
 		Bug:         "bridges that always re-encode a JSON body; MCP requires 202 with no body for accepted notifications",
 		Guards:      []string{"SHTTP-003"},
-		AlsoFails:   []string{"HTTP-E2E-010"},
+		AlsoFails:   []string{"HTTP-E2E-010", "LSSE-004"},
 		Apply: func(r *Reference) {
 			r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
 				if resp.StatusCode == http.StatusAccepted {

@@ -434,6 +434,15 @@ func (h *H) challengeOnLeg(leg string) {
 	}
 	ch, _ := mockserver.ChallengeByID("WWWA-03")
 	sent := ch.Values(h.Mock())
+	fault := func(t Target, match mockserver.Match) mockserver.Fault {
+		f := ch.Fault(h.Mock(), match)
+		if t.Name == "proxy" && h.HasRole(RoleI) {
+			// An injecting proxy retries once after an upstream 401 with a
+			// fresh token; the second 401 is the one it must deliver.
+			f.Times = 2
+		}
+		return f
+	}
 	probe := func(t Target) (*Result, *Mismatch) {
 		switch leg {
 		case legSSE:
@@ -441,7 +450,7 @@ func (h *H) challengeOnLeg(leg string) {
 			if u == "" {
 				h.Skip("the proxy URL does not end in /mcp, so its /sse endpoint is unknown")
 			}
-			h.Mock().Arm(ch.Fault(h.Mock(), mockserver.Match{Method: http.MethodGet, Path: mockserver.SSEPath}))
+			h.Mock().Arm(fault(t, mockserver.Match{Method: http.MethodGet, Path: mockserver.SSEPath}))
 			mark := h.Mock().Journal.Mark()
 			res := h.Send(t, Request{Method: http.MethodGet, URL: u, Header: http.Header{"Accept": {"text/event-stream"}}})
 			if res.Err == nil && res.Status == http.StatusNotFound && len(h.Mock().Journal.Since(mark)) == 0 {
@@ -451,7 +460,7 @@ func (h *H) challengeOnLeg(leg string) {
 		case legMessages:
 			// Armed before the legacy server, so the first POST to the
 			// endpoint gets the challenge instead of the legacy answer.
-			h.Mock().Arm(ch.Fault(h.Mock(), mockserver.Match{Method: http.MethodPost, Path: mockserver.MessagesPath}))
+			h.Mock().Arm(fault(t, mockserver.Match{Method: http.MethodPost, Path: mockserver.MessagesPath}))
 			run := h.legacyExchange(t, mockserver.LegacyTS)
 			if t.Name == "proxy" {
 				h.skipNoLegacy(run)
@@ -461,7 +470,7 @@ func (h *H) challengeOnLeg(leg string) {
 			}
 			return run.Post, nil
 		}
-		return h.sendOnLeg(t, leg, ch.Fault(h.Mock(), legMatch(leg)))
+		return h.sendOnLeg(t, leg, fault(t, legMatch(leg)))
 	}
 	res, m := probe(h.Upstream())
 	if m == nil {
