@@ -268,7 +268,7 @@ func registerChallengeSpecimens() {
 		Description: "answers a GET stream whose upstream said 401 with 200 text/event-stream and an empty, closed body",
 		Bug:         "(vii) bridges that open the client's SSE stream before the upstream answered (or reconnect behind it): the client sees a stream that ends at once and never learns it must re-authenticate",
 		Guards:      []string{"AUTH-HDR-012"},
-		AlsoFails: []string{"AUTH-HDR-001", "HTTP-E2E-010", "LSSE-004"},
+		AlsoFails:   []string{"AUTH-HDR-001", "HTTP-E2E-010", "LSSE-004"},
 		Apply: func(r *Reference) {
 			r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
 				if resp.Request != nil && resp.Request.Method == http.MethodGet && resp.StatusCode == http.StatusUnauthorized {
