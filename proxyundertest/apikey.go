@@ -46,6 +46,9 @@ type apiKeyGate struct {
 	strip bool
 	// reject writes the 401.
 	reject func(w http.ResponseWriter, r *http.Request)
+	// mw is the gate's index in Reference.Middleware, for specimens that
+	// move it.
+	mw int
 }
 
 var (
@@ -98,6 +101,7 @@ func installAPIKeyGate(r *Reference) {
 	gatesMu.Lock()
 	gates[r] = g
 	gatesMu.Unlock()
+	g.mw = len(r.Middleware)
 	r.Middleware = append(r.Middleware, g.middleware)
 	r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
 		if g.strip {

@@ -58,6 +58,27 @@ func init() {
 		Apply:     func(r *Reference) { gateOf(r).strip = false },
 	})
 	Register(Specimen{
+		Name:        "apikey-inject-before-gate",
+		Description: "role I,K: the token injector runs outside the API-key gate, so a request without the key gets a token fetched, and after the gate's 401 a refresh and a metadata lookup at the upstream",
+		Bug:         "auth layers mounted in the wrong order: credential injection before client authentication; unauthenticated clients drive the proxy's token requests and its discovery fetches",
+		Guards:      []string{"APIKEY-010"},
+		// The injector takes the gate's 401 for the upstream rejecting its
+		// token and looks up the upstream's resource metadata: keyless
+		// requests reach the upstream.
+		AlsoFails: []string{"APIKEY-001", "APIKEY-002"},
+		RunArgs:   []string{"--role", "I,K"},
+		Apply: func(r *Reference) {
+			if injectorOf(r) == nil {
+				panic("proxyundertest: apikey-inject-before-gate needs --role I,K")
+			}
+			// Move the gate innermost: every other layer, the injector
+			// included, now runs before it.
+			g := gateOf(r)
+			mw := append([]func(http.Handler) http.Handler{r.Middleware[g.mw]}, r.Middleware[:g.mw]...)
+			r.Middleware = append(mw, r.Middleware[g.mw+1:]...)
+		},
+	})
+	Register(Specimen{
 		Name:        "apikey-guards-options",
 		Description: "applies the key check to OPTIONS too, so every CORS preflight gets 401",
 		Bug:         "auth middleware mounted before the CORS handler (research §13 CORS-006)",

@@ -124,9 +124,12 @@ func init() {
 		Area: "apikey", Level: MUST, Roles: k,
 		Requirement: "A proxy that is guarded by a key and injects upstream tokens replaces the client's credential: the upstream sees the proxy's own valid token on every request and never the key (token passthrough is forbidden); the key never comes back to the client.",
 		Source:      "MCP 2025-11-25 security best practices §Token Passthrough; MCP authorization §Token Usage; research §7 AUTH-TOK-003/004, §14 APIKEY-006 (issue 6: combined with role I)",
-		KnownBugs:   []string{"an injector that sets Authorization on top of a header-copying bridge: the key goes upstream beside the token"},
-		Checks:      "Only in --role I,K runs: a session with the key through the proxy (POST initialize, notifications/initialized, tools/list, GET stream, DELETE); at the upstream every request must carry no field named like the key header (any case), no field value holding the key, and a bearer token the mock AS issued and still accepts (journal TokenFP/TokenErr); no response to the client may carry the key.",
-		Run:         checkKeyAndToken,
+		KnownBugs: []string{
+			"an injector that sets Authorization on top of a header-copying bridge: the key goes upstream beside the token",
+			"the injector mounted outside the gate: every request without the key makes the proxy fetch (and, after the gate's 401, refresh) its token",
+		},
+		Checks: fmt.Sprintf("Only in --role I,K runs: a session with the key through the proxy (POST initialize, notifications/initialized, tools/list, GET stream, DELETE); at the upstream every request must carry no field named like the key header (any case), no field value holding the key, and a bearer token the mock AS issued and still accepts (journal TokenFP/TokenErr); no response to the client may carry the key. Then %d initialize requests without the key: together they must cost fewer than %d token requests at the AS (none when the gate refuses them before the injector runs; fewer are tolerated for a proxy that refreshes in the background).", keylessProbes, keylessProbes),
+		Run:    checkKeyAndToken,
 	})
 }
 
@@ -666,10 +669,11 @@ func checkKeyAndToken(h *H) {
 		}
 	}
 	d = append(d, h.keyAndTokenAtUpstream(mark, key, t0)...)
+	d = append(d, h.keylessSpendsNoToken()...)
 	if len(d) > 0 {
 		h.Verdict(Mismatchf(report.HopProxyUpstream,
-			"every upstream request carries the proxy's valid token and no trace of the key; no response carries the key",
-			fmt.Sprintf("%d problem(s) in one session", len(d)), firstN(d, 12)...))
+			"every upstream request carries the proxy's valid token and no trace of the key; no response carries the key; requests without the key cost no token requests",
+			fmt.Sprintf("%d problem(s)", len(d)), firstN(d, 12)...))
 	}
 }
 
@@ -713,4 +717,38 @@ func (h *H) keyAndTokenAtUpstream(mark int, key string, t0 time.Time) []string {
 		}
 	}
 	return d
+}
+
+// keylessProbes is how many requests without the key APIKEY-010 sends to see
+// whether they reach the injector.
+const keylessProbes = 3
+
+// keylessSpendsNoToken sends requests without the key and counts the token
+// requests they cause at the mock AS. Behind a gate that runs first there
+// are none; an injector mounted outside the gate fetches a token for each,
+// and refreshes it when the gate's 401 looks like the upstream rejecting it:
+// unauthenticated clients then drive the proxy's credentials (AS load, and
+// with rotating refresh tokens, replays that revoke the grant). A request
+// the gate lets through is APIKEY-001's finding, not counted here.
+func (h *H) keylessSpendsNoToken() []string {
+	as := h.Mock().Authz
+	if as == nil {
+		h.Errorf("the mock authorization server is not running (mockserver.Options.Authz)")
+	}
+	before := len(as.Grants())
+	t := h.withoutKey(h.Proxy())
+	var statuses []string
+	for i := 0; i < keylessProbes; i++ {
+		res := h.sendWithin(t, initializeReq(), 3*time.Second)
+		statuses = append(statuses, fmt.Sprint(res.Status))
+	}
+	spent := len(as.Grants()) - before
+	switch {
+	case spent >= keylessProbes:
+		return []string{fmt.Sprintf("%d initialize requests without the key (answered %s) made the proxy send %d token requests to the AS: the injector runs before the gate, so clients without the key spend the proxy's credentials",
+			keylessProbes, strings.Join(statuses, ", "), spent)}
+	case spent > 0:
+		h.Note("%d token request(s) at the AS while %d requests without the key were refused (a background refresh, or the injector runs before the gate)", spent, keylessProbes)
+	}
+	return nil
 }
