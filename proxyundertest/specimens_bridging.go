@@ -281,4 +281,18 @@ func registerChallengeSpecimens() {
 			})
 		},
 	})
+	Register(Specimen{
+		Name:        "rewrite-authorization",
+		Description: "re-emits the client's Authorization as \"Bearer <token>\" (scheme case and spacing normalised)",
+		Bug:         "proxies that parse credentials and rebuild the field; RFC 9110 §11.6.2 forbids modifying Authorization",
+		Guards:      []string{"HTTP-E2E-009"},
+		Apply: func(r *Reference) {
+			r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
+				f := strings.Fields(pr.Out.Header.Get("Authorization"))
+				if len(f) == 2 && strings.EqualFold(f[0], "bearer") {
+					pr.Out.Header.Set("Authorization", "Bearer "+f[1])
+				}
+			})
+		},
+	})
 }

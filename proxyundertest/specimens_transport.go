@@ -1,6 +1,7 @@
 package proxyundertest
 
 import (
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"strings"
@@ -40,6 +41,7 @@ func init() {
 		Description: "copies every inbound request header to the upstream request, Connection-named fields included",
 		Bug:         "hand-written proxies that loop over req.headers and copy them all (RFC 9110 §7.6.1 requires removing the fields Connection names)",
 		Guards:      []string{"HTTP-HOP-001"},
+		AlsoFails:   []string{"HTTP-HOP-002"},
 		Apply: func(r *Reference) {
 			r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
 				for k, vs := range pr.In.Header {
@@ -119,6 +121,27 @@ func init() {
 					resp.Header.Set("Content-Type", "application/json")
 					replaceBody(resp, `{"error":"bad gateway"}`)
 				}
+				return nil
+			})
+		},
+	})
+	Register(Specimen{
+		Name:        "json-to-sse",
+		Description: "wraps every 200 application/json answer into a one-event text/event-stream",
+		Bug:         "bridges that always answer POSTs as SSE; a T proxy must keep the upstream's Content-Type and body form (MCP Sending Messages 5)",
+		Guards:      []string{"SHTTP-004"},
+		AlsoFails:   []string{"HTTP-E2E-010"},
+		Apply: func(r *Reference) {
+			r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
+				if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+					return nil
+				}
+				body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+				if err != nil {
+					return err
+				}
+				resp.Header.Set("Content-Type", "text/event-stream")
+				replaceBody(resp, "event: message\ndata: "+strings.TrimSpace(string(body))+"\n\n")
 				return nil
 			})
 		},
