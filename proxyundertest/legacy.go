@@ -106,17 +106,22 @@ func (e *endpointRewriter) feed(b []byte) {
 	}
 }
 
-// mayHold says whether a partial line could still turn out to be an
-// endpoint data line: only those wait for their line end.
+// mayHold says whether a partial line could still turn out to be a line
+// the rewrite acts on: `event: endpoint` (until a byte rules it out) or,
+// inside an endpoint block, a data line. Only those wait for their line end.
 func (e *endpointRewriter) mayHold() bool {
+	l := string(e.line)
+	if strings.HasPrefix("event: endpoint\r", l) || strings.HasPrefix("event:endpoint\r", l) {
+		return true
+	}
 	if !e.inEndpoint {
 		return false
 	}
 	const data = "data:"
-	if len(e.line) < len(data) {
-		return strings.HasPrefix(data, string(e.line))
+	if len(l) < len(data) {
+		return strings.HasPrefix(data, l)
 	}
-	return bytes.HasPrefix(e.line, []byte(data))
+	return strings.HasPrefix(l, data)
 }
 
 // complete handles one whole line (with its LF) and returns what to emit.
