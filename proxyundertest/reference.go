@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -84,6 +85,9 @@ func NewReference(upstream *url.URL, opt Options) *Reference {
 			}
 			return nil
 		},
+		// Upstream cuts are scripted on purpose (SSE-PARSE-005); the
+		// client sees them, the user's terminal need not.
+		ErrorLog: log.New(io.Discard, "", 0),
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadGateway)

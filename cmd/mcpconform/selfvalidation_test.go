@@ -41,7 +41,7 @@ type childRun struct {
 }
 
 // runChild runs the CLI in a child process with a hard deadline.
-func runChild(t *testing.T, deadline time.Duration, args ...string) childRun {
+func runChild(t testing.TB, deadline time.Duration, args ...string) childRun {
 	t.Helper()
 	out := t.TempDir()
 	args = append(args, "--upstream", "127.0.0.1:0", "--out", out)
