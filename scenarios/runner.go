@@ -31,6 +31,11 @@ type Env struct {
 	// ProxyGone, when set, reports why a launched proxy is no longer running
 	// (nil while it runs), so the remaining cases end at once as errors.
 	ProxyGone func() error
+	// ProxyExited, when set, is closed once a launched proxy has exited. A
+	// process that died a moment ago already refuses connections before its
+	// exit is reaped; a case that failed on the wire waits for this (briefly)
+	// so it is reported as the exit, not as a conformance failure.
+	ProxyExited <-chan struct{}
 }
 
 // Config is one run, built by the CLI from its flags.
@@ -296,6 +301,7 @@ func (st *runState) runCase(ctx context.Context, s *Scenario, row *Row, id, titl
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	h.ctx = cctx
+	defer st.blameExit(c)
 	defer st.env.Mock.Disarm()
 	s.Run(h)
 }
@@ -337,6 +343,39 @@ func (st *runState) finish(sr types.SpecReport) {
 	st.progress(c)
 	if st.cfg.OnCase != nil {
 		st.cfg.OnCase(*c)
+	}
+}
+
+// proxyExitGrace bounds how long a case that failed on the wire waits to
+// learn whether the launched proxy has just exited.
+const proxyExitGrace = 500 * time.Millisecond
+
+// blameExit turns a case that failed because the launched proxy died under
+// it into a harness error naming the exit. It runs while the case unwinds.
+func (st *runState) blameExit(c *report.Case) {
+	if st.env.ProxyExited == nil || c.Outcome == report.Skip {
+		return
+	}
+	wireError := false
+	for _, ex := range c.Exchanges {
+		if ex.Hop == report.HopClientProxy && ex.Error != "" {
+			wireError = true
+		}
+	}
+	if !wireError {
+		return
+	}
+	t := time.NewTimer(proxyExitGrace)
+	defer t.Stop()
+	select {
+	case <-st.env.ProxyExited:
+	case <-t.C:
+		return
+	}
+	c.Outcome = report.Error
+	c.Reason = "proxy exited"
+	if err := st.env.ProxyGone(); err != nil {
+		c.Reason = "proxy exited: " + err.Error()
 	}
 }
 

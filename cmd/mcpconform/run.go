@@ -317,6 +317,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		env := &scenarios.Env{Mock: m, ProxyMCPURL: t.MCPURL}
 		if launched != nil {
 			env.ProxyGone = launched.Gone
+			env.ProxyExited = launched.Done()
 		}
 		return env, nil
 	}
