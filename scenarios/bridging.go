@@ -504,15 +504,7 @@ func checkConnectionFields(h *H) {
 		req := initializeReq()
 		req.Header.Set("Connection", reqField)
 		req.Header.Set(reqField, "1")
-		mark := h.Mock().Journal.Mark()
-		h.Mock().Arm(fault)
-		res := h.Send(t, req)
-		for _, e := range h.Mock().Journal.Since(mark) {
-			if e.Fault == fault.Name {
-				return res, e
-			}
-		}
-		return res, nil
+		return h.SendArmed(t, fault, req)
 	}
 	// The control shows that both fields exist when nothing sits in
 	// between: the mock sent them and the harness client sent them.

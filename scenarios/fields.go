@@ -148,15 +148,7 @@ func checkFixedHopFields(h *H) {
 		for _, f := range fixedHopRequest {
 			req.Header.Set(f.Name, f.Value)
 		}
-		mark := h.Mock().Journal.Mark()
-		h.Mock().Arm(fault)
-		res := h.Send(t, req)
-		for _, e := range h.Mock().Journal.Since(mark) {
-			if e.Fault == fault.Name {
-				return res, e
-			}
-		}
-		return res, nil
+		return h.SendArmed(t, fault, req)
 	}
 	// The control shows every probe field crosses a direct connection, so
 	// a missing one through the proxy is the proxy's doing.

@@ -80,6 +80,21 @@ func (h *H) Send(t Target, req Request) *Result {
 	return res
 }
 
+// SendArmed arms fault, sends req, and returns the result with the upstream
+// journal entry the fault answered (nil when the request never reached the
+// mock): what the upstream received is then judged next to what came back.
+func (h *H) SendArmed(t Target, fault mockserver.Fault, req Request) (*Result, *mockserver.Entry) {
+	mark := h.Mock().Journal.Mark()
+	h.Mock().Arm(fault)
+	res := h.Send(t, req)
+	for _, e := range h.Mock().Journal.Since(mark) {
+		if e.Fault == fault.Name {
+			return res, e
+		}
+	}
+	return res, nil
+}
+
 // Evidence attaches exchanges to the case, up to the cap.
 func (h *H) Evidence(ex ...report.Exchange) {
 	for _, e := range ex {
