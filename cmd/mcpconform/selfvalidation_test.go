@@ -100,6 +100,29 @@ func describeFailures(r *report.Run) string {
 	return b.String()
 }
 
+// judgeChild lists how a child run differs from what its specimen declares:
+// exactly want fails, the exit code says so, and no case is a harness error.
+func judgeChild(s *proxyundertest.Specimen, cr childRun, want map[string]bool) []string {
+	var out []string
+	got := failingScenarios(cr.run)
+	if strings.Join(got, ",") != strings.Join(sortedSet(want), ",") {
+		out = append(out, fmt.Sprintf("builtin:%s: failing scenarios = %v, want exactly %v\n%s", s.Name, got, sortedSet(want), describeFailures(cr.run)))
+	}
+	wantCode := exitFail
+	if len(want) == 0 {
+		wantCode = exitOK
+	}
+	if cr.code != wantCode {
+		out = append(out, fmt.Sprintf("builtin:%s: exit code %d, want %d\n%s", s.Name, cr.code, wantCode, cr.output))
+	}
+	for _, c := range cr.run.Cases {
+		if c.Outcome == report.Error {
+			out = append(out, fmt.Sprintf("builtin:%s: %s is a harness error: %s %s", s.Name, c.ID, c.Reason, c.Message))
+		}
+	}
+	return out
+}
+
 func TestSelfValidation(t *testing.T) {
 	type result struct {
 		spec *proxyundertest.Specimen
@@ -145,31 +168,27 @@ func TestSelfValidation(t *testing.T) {
 				defer wg.Done()
 				defer func() { <-sem }()
 				args := append([]string{"run", "--proxy", "builtin:" + s.Name}, j.args...)
-				cr := runChild(t, 3*time.Minute, args...)
-				mu.Lock()
-				results[j.name] = result{s, cr}
-				mu.Unlock()
-
 				want := map[string]bool{}
 				for _, id := range append(append([]string{}, s.Guards...), s.AlsoFails...) {
 					want[id] = true
 				}
-				got := failingScenarios(cr.run)
-				if strings.Join(got, ",") != strings.Join(sortedSet(want), ",") {
-					t.Errorf("builtin:%s: failing scenarios = %v, want exactly %v\n%s", s.Name, got, sortedSet(want), describeFailures(cr.run))
+				cr := runChild(t, 3*time.Minute, args...)
+				problems := judgeChild(s, cr, want)
+				if len(problems) > 0 {
+					// Under load a loopback stream is now and then cut
+					// mid-body ("unexpected EOF", an open problem). One rerun
+					// tells that apart from a real mismatch, which repeats;
+					// the first run's account stays in the log.
+					t.Logf("builtin:%s: first run differed, rerunning once:\n%s", s.Name, strings.Join(problems, "\n"))
+					cr = runChild(t, 3*time.Minute, args...)
+					problems = judgeChild(s, cr, want)
 				}
-				wantCode := exitFail
-				if len(want) == 0 {
-					wantCode = exitOK
+				for _, p := range problems {
+					t.Error(p)
 				}
-				if cr.code != wantCode {
-					t.Errorf("builtin:%s: exit code %d, want %d\n%s", s.Name, cr.code, wantCode, cr.output)
-				}
-				for _, c := range cr.run.Cases {
-					if c.Outcome == report.Error {
-						t.Errorf("builtin:%s: %s is a harness error: %s %s", s.Name, c.ID, c.Reason, c.Message)
-					}
-				}
+				mu.Lock()
+				results[j.name] = result{s, cr}
+				mu.Unlock()
 			})
 		}
 		wg.Wait()
