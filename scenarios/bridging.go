@@ -148,6 +148,19 @@ func legMatch(leg string) mockserver.Match {
 
 // sendOnLeg opens a session when the leg needs one, arms f and sends the
 // leg's request. A nil Result comes with the Mismatch that stopped it.
+// judgeOnLeg runs the usual two probes of a fault on one leg: against the
+// mock (the control, judged at its hop) and through the proxy.
+func (h *H) judgeOnLeg(leg string, f mockserver.Fault, judge func(*Result, string) *Mismatch) {
+	res, m := h.sendOnLeg(h.Upstream(), leg, f)
+	if m == nil {
+		m = judge(res, report.HopControl)
+	}
+	h.Control(m)
+	res, m = h.sendOnLeg(h.Proxy(), leg, f)
+	h.Verdict(m)
+	h.Verdict(judge(res, report.HopClientProxy))
+}
+
 func (h *H) sendOnLeg(t Target, leg string, f mockserver.Fault) (*Result, *Mismatch) {
 	if leg == legInitialize {
 		h.Mock().Arm(f)
@@ -308,14 +321,7 @@ func checkStatusRow(h *H) {
 		}
 		return Mismatchf(hop, want, fmt.Sprintf("%d, Content-Type %q, body %q", res.Status, res.Header.Get("Content-Type"), shorten(string(res.Body), 200)), d...)
 	}
-	res, m := h.sendOnLeg(h.Upstream(), row.Leg, fault)
-	if m == nil {
-		m = judge(res, report.HopControl)
-	}
-	h.Control(m)
-	res, m = h.sendOnLeg(h.Proxy(), row.Leg, fault)
-	h.Verdict(m)
-	h.Verdict(judge(res, report.HopClientProxy))
+	h.judgeOnLeg(row.Leg, fault, judge)
 }
 
 func checkEvery401HasChallenge(h *H) {
@@ -482,14 +488,7 @@ func checkAllowOn405(h *H) {
 		}
 		return Mismatchf(hop, want, fmt.Sprintf("%d with Allow %s", res.Status, quoteLines(got)), d...)
 	}
-	res, m := h.sendOnLeg(h.Upstream(), legDelete, fault)
-	if m == nil {
-		m = judge(res, report.HopControl)
-	}
-	h.Control(m)
-	res, m = h.sendOnLeg(h.Proxy(), legDelete, fault)
-	h.Verdict(m)
-	h.Verdict(judge(res, report.HopClientProxy))
+	h.judgeOnLeg(legDelete, fault, judge)
 }
 
 func checkConnectionFields(h *H) {

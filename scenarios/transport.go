@@ -441,14 +441,7 @@ func checkGet405(h *H) {
 		}
 		return Mismatchf(hop, want, fmt.Sprintf("%d, Allow %q", res.Status, res.Header.Get("Allow")), d...)
 	}
-	res, m := h.sendOnLeg(h.Upstream(), legStream, fault)
-	if m == nil {
-		m = judge(res, report.HopControl)
-	}
-	h.Control(m)
-	res, m = h.sendOnLeg(h.Proxy(), legStream, fault)
-	h.Verdict(m)
-	h.Verdict(judge(res, report.HopClientProxy))
+	h.judgeOnLeg(legStream, fault, judge)
 }
 
 func checkSessionOnEveryRequest(h *H) {
