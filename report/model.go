@@ -51,6 +51,13 @@ type Run struct {
 	ProxyLog string `json:"proxyLog,omitempty"`
 	// Notes are run-level remarks (e.g. "proxy unreachable at start").
 	Notes []string `json:"notes,omitempty"`
+	// SpecVersion is the MCP revision the run judged against (--spec-version):
+	// what the mock negotiated and which requirements and levels applied.
+	SpecVersion string `json:"specVersion,omitempty"`
+	// Hints are findings about the run's setup rather than the proxy, said
+	// once at the top of every report (e.g. "this looks like an
+	// MCP-terminating bridge; rerun with --role B").
+	Hints []string `json:"hints,omitempty"`
 }
 
 // Tool identifies the harness that produced the run.
@@ -98,6 +105,11 @@ type Case struct {
 	Truncated bool `json:"truncated,omitempty"`
 	// BaselineReason is the reason given in the baseline for an expected-fail.
 	BaselineReason string `json:"baselineReason,omitempty"`
+	// RootCause is set when the case could not do its own check because a
+	// prerequisite failed (e.g. "initialize through the proxy failed: 502
+	// Bad Gateway"). Cases with the same RootCause were blocked by one
+	// cause: reports show it once, with the list of cases it blocked.
+	RootCause string `json:"rootCause,omitempty"`
 }
 
 // Hop names, used in Exchange.Hop and Case.Hop.
