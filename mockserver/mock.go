@@ -76,6 +76,19 @@ type Mock struct {
 	mu        sync.Mutex
 	sessions  []string // session ids minted, in order
 	extra     map[string]http.Handler
+	// done is closed by Close, ending background senders (the notify tool).
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// closed is closed once the mock is closing.
+func (m *Mock) closed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done == nil {
+		m.done = make(chan struct{})
+	}
+	return m.done
 }
 
 // Start binds the listener and serves in the background.
@@ -141,6 +154,8 @@ func (m *Mock) SSEURL() string { return m.BaseURL + SSEPath }
 func (m *Mock) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	m.closed() // make sure done exists
+	m.closeOnce.Do(func() { close(m.done) })
 	m.closeAuthz()
 	err := m.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {

@@ -16,7 +16,30 @@ const (
 	ToolProgress    = "progress"     // N progress notifications G ms apart, then a result
 	ToolEchoHeaders = "echo_headers" // returns the request headers the upstream received
 	ToolLarge       = "large"        // returns a text result of the requested size
+	// ToolNotify schedules count logging notifications gap_ms apart on the
+	// session's standalone GET stream (unrelated to any request), each with
+	// its sequence number and send stamp: the GET-stream streaming check for
+	// bridges, which relay server-initiated messages instead of bytes. The
+	// client must have set a log level (logging/setLevel) and opened its GET
+	// stream first: the SDK drops messages below the level and has nowhere
+	// to write them without the stream.
+	ToolNotify = "notify"
 )
+
+// NotifyArgs are the arguments of the notify tool.
+type NotifyArgs struct {
+	Count int `json:"count" jsonschema:"number of notifications"`
+	GapMS int `json:"gap_ms" jsonschema:"milliseconds before each notification"`
+}
+
+// NotifyData is the data of each notify logging message.
+type NotifyData struct {
+	Seq  int    `json:"seq"`
+	Sent string `json:"sent"` // RFC 3339 with nanoseconds, taken just before the write
+}
+
+// NotifyLogger is the logger name of the notify tool's messages.
+const NotifyLogger = "mcpconform-notify"
 
 // ProgressArgs are the arguments of the progress tool.
 type ProgressArgs struct {
@@ -63,6 +86,30 @@ func (m *Mock) newMCPServer(logger *slog.Logger) *mcp.Server {
 				}
 			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "done"}}}, nil, nil
+		})
+	mcp.AddTool(s, &mcp.Tool{Name: ToolNotify, Description: "Sends count logging notifications gap_ms apart on the standalone stream, after returning."},
+		func(ctx context.Context, req *mcp.CallToolRequest, in NotifyArgs) (*mcp.CallToolResult, any, error) {
+			count := min(max(in.Count, 0), 1000)
+			gap := time.Duration(min(max(in.GapMS, 0), 60000)) * time.Millisecond
+			ss := req.Session
+			go func() {
+				// Not the request's context: that would put the messages on
+				// the (finished) POST stream instead of the standalone one.
+				for i := 1; i <= count; i++ {
+					t := time.NewTimer(gap)
+					select {
+					case <-m.closed():
+						t.Stop()
+						return
+					case <-t.C:
+					}
+					data := NotifyData{Seq: i, Sent: time.Now().UTC().Format(time.RFC3339Nano)}
+					if ss.Log(context.Background(), &mcp.LoggingMessageParams{Level: "info", Logger: NotifyLogger, Data: data}) != nil {
+						return // session gone
+					}
+				}
+			}()
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "scheduled"}}}, nil, nil
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: ToolEchoHeaders, Description: "Returns the HTTP request headers the upstream received."},
 		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {

@@ -20,7 +20,7 @@ import (
 // loopback URLs, ports and hex tokens; quote them in the template if a
 // proxy's flags need it.
 var Placeholders = []string{
-	"port", "upstream", "upstream_origin", "token_url", "client_id", "client_secret",
+	"port", "upstream", "upstream_origin", "upstream_sse", "token_url", "client_id", "client_secret",
 	"refresh_token", "api_key", "api_key_header", "resource", "profile_dir", "tmp",
 }
 

@@ -19,6 +19,9 @@ type Profile struct {
 	Version string `yaml:"version,omitempty"`
 	// URL is the proxy's MCP endpoint; it may hold {port} when Launch is set.
 	URL string `yaml:"url,omitempty"`
+	// SSEURL is the proxy's legacy HTTP+SSE endpoint when it is not the MCP
+	// URL with /sse for /mcp (--proxy-sse).
+	SSEURL string `yaml:"sse-url,omitempty"`
 	// Launch is a --proxy-cmd template.
 	Launch        string        `yaml:"launch,omitempty"`
 	LaunchTimeout time.Duration `yaml:"launch-timeout,omitempty"`

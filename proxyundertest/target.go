@@ -143,6 +143,31 @@ func Open(spec, upstreamMCP string, opt Options) (*Target, error) {
 	return &Target{MCPURL: raw, Display: spec}, nil
 }
 
+// LegacyURL resolves --proxy-sse, the proxy's legacy HTTP+SSE endpoint, for
+// proxies whose legacy URL cannot be derived from their MCP URL (those that
+// take the target per request, /sse?url=…&transportType=sse). {upstream} and
+// {upstream_sse} become the URL-escaped mock MCP and legacy URLs; the other
+// placeholders take values (nil before a launch).
+func LegacyURL(spec string, values map[string]string, upstreamMCP, upstreamSSE string) (string, error) {
+	if strings.HasPrefix(spec, BuiltinPrefix) {
+		return "", fmt.Errorf("--proxy-sse %q: want the proxy's legacy endpoint URL; a built-in proxy serves /sse next to /mcp", spec)
+	}
+	v := map[string]string{}
+	for k, x := range values {
+		v[k] = x
+	}
+	v["upstream"], v["upstream_sse"] = url.QueryEscape(upstreamMCP), url.QueryEscape(upstreamSSE)
+	raw, err := Expand(spec, v)
+	if err != nil {
+		return "", fmt.Errorf("--proxy-sse: %w", err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("--proxy-sse %q: want an http(s) URL such as http://127.0.0.1:6277/sse?url={upstream_sse}&transportType=sse", spec)
+	}
+	return raw, nil
+}
+
 func startBuiltin(name, upstreamMCP string, opt Options) (*Target, error) {
 	s, ok := Lookup(name)
 	if !ok {

@@ -24,7 +24,11 @@ func FromSpec(sr types.SpecReport, c *Case, failOutcome Outcome) {
 			}
 		}
 	case types.SpecStateFailed:
-		if c.Outcome != Error {
+		switch c.Outcome {
+		case Error, Warn, Info:
+			// Decided by the spec body: a harness error, or a check whose
+			// own level is below its scenario's.
+		default:
 			c.Outcome = failOutcome
 		}
 		if c.Message == "" {

@@ -131,7 +131,11 @@ func (h *H) deliveryLevel(ch mockserver.Challenge) wwwauth.Level {
 	return wwwauth.B1
 }
 
-// legMatch is what the armed challenge answers on a leg.
+// legMatch is what the armed challenge answers on a leg. The initialize leg
+// matches every POST to the MCP endpoint, as a protected server rejects
+// every request without a valid credential: a bridge may open its upstream
+// session with something else first (a ping, the 2026-07-28
+// server/discover) and must meet the same challenge.
 func legMatch(leg string) mockserver.Match {
 	switch leg {
 	case legMid:
@@ -143,11 +147,31 @@ func legMatch(leg string) mockserver.Match {
 	case legDelete:
 		return mockserver.Match{Method: http.MethodDelete, Path: mockserver.MCPPath}
 	}
-	return matchInitialize
+	return mockserver.Match{Method: http.MethodPost, Path: mockserver.MCPPath}
 }
 
-// sendOnLeg opens a session when the leg needs one, arms f and sends the
-// leg's request. A nil Result comes with the Mismatch that stopped it.
+// protected makes a canned answer behave like a protected server: it
+// answers every matching request until the probe ends (endProbe), so a
+// bridge's own probes and re-initializes and an injector's retry meet the
+// same answer instead of using up a one-shot fault.
+func protected(f mockserver.Fault) mockserver.Fault {
+	f.Times = -1
+	return f
+}
+
+// endProbe disarms what a probe armed, so the control's faults never answer
+// the proxy probe's session setup.
+func (h *H) endProbe() { h.Mock().Disarm() }
+
+// legSkipForBridge says why a leg cannot be probed through an
+// MCP-terminating bridge, or "".
+func (h *H) legSkipForBridge(leg string) string {
+	if h.Bridge() && leg == legResume {
+		return "resumption (GET with Last-Event-ID) is between the client and the bridge's own event store: no upstream request carries the client's Last-Event-ID"
+	}
+	return ""
+}
+
 // judgeOnLeg runs the usual two probes of a fault on one leg: against the
 // mock (the control, judged at its hop) and through the proxy.
 func (h *H) judgeOnLeg(leg string, f mockserver.Fault, judge func(*Result, string) *Mismatch) {
@@ -155,31 +179,44 @@ func (h *H) judgeOnLeg(leg string, f mockserver.Fault, judge func(*Result, strin
 	if m == nil {
 		m = judge(res, report.HopControl)
 	}
+	h.endProbe()
 	h.Control(m)
 	res, m = h.sendOnLeg(h.Proxy(), leg, f)
 	h.Verdict(m)
 	h.Verdict(judge(res, report.HopClientProxy))
 }
 
+// sendOnLeg arms f as a protected server's answer on the leg, opens a
+// session when the leg needs one, and sends the leg's request. A nil Result
+// comes with the Mismatch that stopped it. The GET-stream fault is armed
+// before the session opens: a bridge opens its upstream GET stream right
+// after initialize, not when its client asks for one.
 func (h *H) sendOnLeg(t Target, leg string, f mockserver.Fault) (*Result, *Mismatch) {
+	if why := h.legSkipForBridge(leg); why != "" {
+		h.Skip(why)
+	}
+	f = protected(f)
 	if leg == legInitialize {
 		h.Mock().Arm(f)
 		return h.Send(t, initializeReq()), nil
+	}
+	if leg == legStream {
+		h.Mock().Arm(f)
 	}
 	s, bad := h.Open(t)
 	if s == nil {
 		return nil, Mismatchf(t.Hop, "an MCP session opens before the challenge", "initialize failed: "+bad.Describe())
 	}
-	h.Mock().Arm(f)
+	if leg != legStream {
+		h.Mock().Arm(f)
+	}
 	switch leg {
 	case legMid:
 		return s.Call("tools/list", nil, nil), nil
 	case legDelete:
 		return s.Close(), nil
 	}
-	hdr := postHeaders(s.ID)
-	hdr.Set("Accept", "text/event-stream")
-	hdr.Del("Content-Type")
+	hdr := getHeaders(s.ID)
 	if leg == legResume {
 		hdr.Set("Last-Event-ID", "mcpconform-resume-1")
 	}
@@ -236,6 +273,7 @@ func checkChallengeRow(h *H) {
 	if m == nil {
 		m = judgeChallenge(mockserver.Challenge{ID: ch.ID, Status: ch.Status, Extra: ch.Extra}, sent, res, report.HopControl, ctl, false)
 	}
+	h.endProbe()
 	h.Control(m)
 	res, m = h.sendOnLeg(h.Proxy(), cc.Leg, ch.Fault(h.Mock(), match))
 	h.Verdict(m)
@@ -326,22 +364,12 @@ func checkStatusRow(h *H) {
 
 func checkEvery401HasChallenge(h *H) {
 	challenge := `Bearer realm="mcp", error="invalid_token", resource_metadata="` + h.Mock().PRMURL() + `"`
-	fault := func(match mockserver.Match) mockserver.Fault {
-		return mockserver.Fault{Name: "401", Match: match, Status: http.StatusUnauthorized, Body: mockserver.ErrorBody(401),
-			Fields: []mockserver.Field{{Name: "WWW-Authenticate", Value: challenge}, {Name: "Content-Type", Value: "application/json"}}}
+	leg := legInitialize
+	if h.Row.ID == "mid-session" {
+		leg = legMid
 	}
-	probe := func(t Target) (*Result, *Mismatch) {
-		if h.Row.ID == "initialize" {
-			h.Mock().Arm(fault(matchInitialize))
-			return h.Send(t, initializeReq()), nil
-		}
-		s, bad := h.Open(t)
-		if s == nil {
-			return bad, Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
-		}
-		h.Mock().Arm(fault(mockserver.Match{Method: http.MethodPost, Path: mockserver.MCPPath, RPCMethod: "tools/list"}))
-		return s.Call("tools/list", nil, nil), nil
-	}
+	fault := mockserver.Fault{Name: "401", Match: legMatch(leg), Status: http.StatusUnauthorized, Body: mockserver.ErrorBody(401),
+		Fields: []mockserver.Field{{Name: "WWW-Authenticate", Value: challenge}, {Name: "Content-Type", Value: "application/json"}}}
 	judge := func(res *Result, hop string) *Mismatch {
 		switch {
 		case res.Err != nil:
@@ -350,22 +378,12 @@ func checkEvery401HasChallenge(h *H) {
 			return Mismatchf(hop, "an answer; a 401 carries at least one challenge", res.Describe())
 		case res.Status == http.StatusUnauthorized && len(res.Header.Values("WWW-Authenticate")) == 0:
 			return Mismatchf(hop, "a 401 carries at least one challenge", "401 without WWW-Authenticate")
+		case hop == report.HopControl && res.Status != http.StatusUnauthorized:
+			return Mismatchf(hop, "401 from the mock", res.Describe())
 		}
 		return nil
 	}
-	res, m := probe(h.Upstream())
-	if m == nil {
-		m = judge(res, report.HopControl)
-		if m == nil && res.Status != http.StatusUnauthorized {
-			m = Mismatchf(report.HopControl, "401 from the mock", res.Describe())
-		}
-	}
-	h.Control(m)
-	res, m = probe(h.Proxy())
-	if m != nil {
-		h.Verdict(m)
-	}
-	h.Verdict(judge(res, report.HopClientProxy))
+	h.judgeOnLeg(leg, fault, judge)
 }
 
 func init() {

@@ -26,6 +26,8 @@ const ProtocolVersion = "2025-11-25"
 type Target struct {
 	Name   string // "proxy" or "upstream"
 	MCPURL string
+	// SSEURL is the legacy HTTP+SSE endpoint, "" when unknown.
+	SSEURL string
 	Hop    string
 	// Header is added to every request (e.g. --header for a proxy's own token).
 	Header http.Header

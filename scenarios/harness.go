@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/onsi/ginkgo/v2"
 
@@ -26,7 +27,19 @@ type H struct {
 	// Row is the current row of a table-driven scenario, nil otherwise.
 	Row *Row
 	c   *report.Case
+	// ev guards the evidence of c: a stream read in the background and the
+	// requests sent meanwhile attach evidence concurrently.
+	ev *evidenceLog
 }
+
+// evidenceLog serialises evidence writes and remembers which upstream
+// journal entries are attached, so overlapping probes attach each once.
+type evidenceLog struct {
+	mu   sync.Mutex
+	seen map[int]bool
+}
+
+func newEvidenceLog() *evidenceLog { return &evidenceLog{seen: map[int]bool{}} }
 
 // Ctx is bounded by the scenario timeout; every wait in a scenario uses it.
 func (h *H) Ctx() context.Context { return h.ctx }
@@ -50,16 +63,26 @@ func (h *H) HasRole(r Role) bool {
 	return false
 }
 
+// Bridge reports whether the proxy is declared an MCP-terminating bridge
+// (role B): it keeps its own sessions, ids and SSE framing and opens its own
+// upstream session, so probes run inside sessions opened through it and
+// compare JSON-RPC meaning instead of bytes.
+func (h *H) Bridge() bool { return h.HasRole(RoleB) }
+
 // Proxy is the proxy under test.
 func (h *H) Proxy() Target {
-	return Target{Name: "proxy", MCPURL: h.env.ProxyMCPURL, Hop: report.HopClientProxy, Header: h.run.cfg.ProxyHeader}
+	sse := h.env.ProxySSEURL
+	if sse == "" {
+		sse = derivedLegacyURL(h.env.ProxyMCPURL)
+	}
+	return Target{Name: "proxy", MCPURL: h.env.ProxyMCPURL, SSEURL: sse, Hop: report.HopClientProxy, Header: h.run.cfg.ProxyHeader}
 }
 
 // Upstream is the mock reached directly: the control.
 // When the mock's token gate is on (role I runs), the control carries the
 // mock's control token, which only the harness holds.
 func (h *H) Upstream() Target {
-	t := Target{Name: "upstream", MCPURL: h.env.Mock.MCPURL(), Hop: report.HopControl}
+	t := Target{Name: "upstream", MCPURL: h.env.Mock.MCPURL(), SSEURL: h.env.Mock.SSEURL(), Hop: report.HopControl}
 	if h.env.Mock.GateOn() {
 		t.Header = http.Header{"Authorization": {"Bearer " + h.env.Mock.ControlToken()}}
 	}
@@ -73,11 +96,23 @@ func (h *H) Send(t Target, req Request) *Result {
 	res := h.run.client.do(h.ctx, t, req)
 	h.Evidence(res.Exchange)
 	if t.Name == "proxy" {
-		for _, e := range h.env.Mock.Journal.Since(mark) {
+		h.UpstreamEvidence(h.env.Mock.Journal.Since(mark)...)
+	}
+	return res
+}
+
+// UpstreamEvidence attaches what the upstream received (and answered), each
+// journal entry once per case however many probes saw it.
+func (h *H) UpstreamEvidence(entries ...*mockserver.Entry) {
+	for _, e := range entries {
+		h.ev.mu.Lock()
+		dup := h.ev.seen[e.Seq]
+		h.ev.seen[e.Seq] = true
+		h.ev.mu.Unlock()
+		if !dup {
 			h.Evidence(e.Exchange())
 		}
 	}
-	return res
 }
 
 // SendArmed arms fault, sends req, and returns the result with the upstream
@@ -97,6 +132,8 @@ func (h *H) SendArmed(t Target, fault mockserver.Fault, req Request) (*Result, *
 
 // Evidence attaches exchanges to the case, up to the cap.
 func (h *H) Evidence(ex ...report.Exchange) {
+	h.ev.mu.Lock()
+	defer h.ev.mu.Unlock()
 	for _, e := range ex {
 		if len(h.c.Exchanges) >= maxExchangesPerCase {
 			h.c.Truncated = true
@@ -116,6 +153,11 @@ type Mismatch struct {
 	Expected string
 	Observed string
 	Details  []string
+	// Level, when set, is the keyword of this particular check where it
+	// differs from its scenario's (a MUST scenario whose finding is only a
+	// SHOULD, e.g. progress delivered on the wrong stream): it decides the
+	// outcome instead of the scenario's level.
+	Level Level
 }
 
 // Mismatchf builds a Mismatch.
@@ -149,6 +191,9 @@ func (h *H) Control(m *Mismatch) {
 func (h *H) Verdict(m *Mismatch) {
 	if m == nil {
 		return
+	}
+	if m.Level != "" {
+		h.c.Outcome = m.Level.Outcome()
 	}
 	h.record(m)
 	ginkgo.Fail(m.String())
@@ -198,16 +243,30 @@ type Session struct {
 
 // Open initializes an MCP session (initialize + notifications/initialized).
 // On failure it returns nil and the result that failed.
+//
+// Through the proxy, a failure is recorded as the case's root cause: the
+// case could not reach its own check, and every case blocked the same way
+// is shown under that one cause.
 func (h *H) Open(t Target) (*Session, *Result) {
 	res := h.Send(t, Request{Header: postHeaders(""), Body: rpcRequest(1, "initialize", initializeParams())})
 	if !res.OK() || len(res.Messages) == 0 {
+		h.blockedBy(t, "initialize through the proxy failed: "+res.Describe())
 		return nil, res
 	}
 	s := &Session{h: h, T: t, ID: res.Header.Get("Mcp-Session-Id"), nextID: 2, Init: res}
 	if n := s.Notify("notifications/initialized"); n.Err != nil || n.Status/100 != 2 {
+		h.blockedBy(t, "notifications/initialized through the proxy failed: "+n.Describe())
 		return nil, n
 	}
 	return s, res
+}
+
+// blockedBy records a failed prerequisite through the proxy as the case's
+// root cause (the first one wins; a passing case drops it, see finish).
+func (h *H) blockedBy(t Target, cause string) {
+	if t.Name == "proxy" && h.c.RootCause == "" {
+		h.c.RootCause = cause
+	}
 }
 
 // Call sends a JSON-RPC request in the session; extra headers override.

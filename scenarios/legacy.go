@@ -128,6 +128,12 @@ type legacyConn struct {
 // openLegacy starts GET url on t. The stream stops by itself after the
 // answer to request id 1 arrives, at legacyStreamWait, or on close.
 func (h *H) openLegacy(t Target, u string) *legacyConn {
+	return h.openLegacyUntil(t, u, 1, legacyStreamWait, nil)
+}
+
+// openLegacyUntil is openLegacy stopping at the answer to request stopID,
+// within wait, with sent supplying send stamps for the timeline.
+func (h *H) openLegacyUntil(t Target, u string, stopID int, wait time.Duration, sent func([]sseread.Event) []time.Time) *legacyConn {
 	ctx, cancel := context.WithCancel(h.ctx)
 	c := &legacyConn{h: h, t: t, url: u, mark: h.Mock().Journal.Mark(), events: make(chan sseread.Event, 64), done: make(chan *StreamResult, 1), cancel: cancel}
 	// A shallow copy with its own context: h.stream reads h.ctx, and this
@@ -136,12 +142,12 @@ func (h *H) openLegacy(t Target, u string) *legacyConn {
 	hc.ctx = ctx
 	go func() {
 		c.done <- hc.stream(t, Request{Method: http.MethodGet, URL: u, Header: http.Header{"Accept": {"text/event-stream"}}},
-			StreamOptions{MaxWait: legacyStreamWait, OnEvent: func(e sseread.Event) bool {
+			StreamOptions{MaxWait: wait, Sent: sent, OnEvent: func(e sseread.Event) bool {
 				select {
 				case c.events <- e:
 				default: // a flood of events: the case reads only the first few
 				}
-				return !isAnswerTo(e, 1)
+				return !isAnswerTo(e, stopID)
 			}})
 	}()
 	return c
@@ -169,6 +175,15 @@ func (c *legacyConn) next() (sseread.Event, bool) {
 	}
 }
 
+// wait lets the stream run until it stops by itself (the awaited answer, or
+// its bound), then closes it.
+func (c *legacyConn) wait() *StreamResult {
+	if c.res == nil {
+		c.res = <-c.done
+	}
+	return c.close()
+}
+
 // close ends the stream and attaches its evidence.
 func (c *legacyConn) close() *StreamResult {
 	c.cancel()
@@ -179,7 +194,7 @@ func (c *legacyConn) close() *StreamResult {
 	if c.t.Name == "proxy" {
 		for _, e := range c.h.Mock().Journal.Since(c.mark) {
 			if e.Method == http.MethodGet {
-				c.h.Evidence(e.Exchange())
+				c.h.UpstreamEvidence(e)
 			}
 		}
 	}
@@ -229,10 +244,7 @@ func legacyInit() []byte {
 // caller armed, so that one answers first), opens the stream on t, POSTs
 // initialize to the endpoint and waits for the answer on the stream.
 func (h *H) legacyExchange(t Target, style mockserver.LegacyStyle) *legacyRun {
-	u := legacyURL(t)
-	if u == "" {
-		h.Skip("the proxy URL does not end in /mcp, so its /sse endpoint is unknown")
-	}
+	u := h.legacyURLOrSkip(t)
 	l := h.Mock().ArmLegacy(style)
 	run := &legacyRun{SSEURL: u}
 	c := h.openLegacy(t, u)
@@ -422,45 +434,34 @@ func checkLegacyAuthLegs(h *H) {
 
 func checkChallengeEveryLeg(h *H) { h.challengeOnLeg(h.Row.Data.(string)) }
 
-// challengeOnLeg answers one leg with 401 and WWWA-03 and judges what the
-// client got, at the row's delivery level.
+// challengeOnLeg answers one leg with 401 and WWWA-03, as a protected
+// server does (every request on the leg until the probe ends, so an
+// injector's retry or a bridge's re-initialize meets it too), and judges
+// what the client got at the row's delivery level.
 func (h *H) challengeOnLeg(leg string) {
-	if h.HasRole(RoleI) {
-		// As AUTH-HDR-001, which does not apply to role I: the upstream's
-		// 401 answers the proxy's own token, which the proxy refreshes and
-		// retries (AUTH-REF-004 judges that); its challenge is not the
-		// client's to follow.
-		h.Skip("an injecting proxy (role I) answers the upstream's 401 itself: it refreshes its own token and retries")
-	}
 	ch, _ := mockserver.ChallengeByID("WWWA-03")
 	sent := ch.Values(h.Mock())
-	fault := func(t Target, match mockserver.Match) mockserver.Fault {
-		f := ch.Fault(h.Mock(), match)
-		if t.Name == "proxy" && h.HasRole(RoleI) {
-			// An injecting proxy retries once after an upstream 401 with a
-			// fresh token; the second 401 is the one it must deliver.
-			f.Times = 2
-		}
-		return f
-	}
 	probe := func(t Target) (*Result, *Mismatch) {
 		switch leg {
-		case legSSE:
-			u := legacyURL(t)
-			if u == "" {
-				h.Skip("the proxy URL does not end in /mcp, so its /sse endpoint is unknown")
+		case legSSE, legMessages:
+			if h.Bridge() && t.Name == "proxy" {
+				return h.legacyChallengeBridge(t, ch, leg == legMessages)
 			}
-			h.Mock().Arm(fault(t, mockserver.Match{Method: http.MethodGet, Path: mockserver.SSEPath}))
+		}
+		switch leg {
+		case legSSE:
+			u := h.legacyURLOrSkip(t)
+			h.Mock().Arm(protected(ch.Fault(h.Mock(), mockserver.Match{Method: http.MethodGet, Path: mockserver.SSEPath})))
 			mark := h.Mock().Journal.Mark()
 			res := h.Send(t, Request{Method: http.MethodGet, URL: u, Header: http.Header{"Accept": {"text/event-stream"}}})
 			if res.Err == nil && res.Status == http.StatusNotFound && len(h.Mock().Journal.Since(mark)) == 0 {
-				h.Skip("the proxy answers 404 on /sse without asking the upstream: it does not expose the legacy HTTP+SSE endpoint")
+				h.Skip("the proxy answers 404 on /sse without asking the upstream: it does not expose the legacy HTTP+SSE endpoint (name it with --proxy-sse if it has one elsewhere)")
 			}
 			return res, nil
 		case legMessages:
-			// Armed before the legacy server, so the first POST to the
+			// Armed before the legacy server, so every POST to the
 			// endpoint gets the challenge instead of the legacy answer.
-			h.Mock().Arm(fault(t, mockserver.Match{Method: http.MethodPost, Path: mockserver.MessagesPath}))
+			h.Mock().Arm(protected(ch.Fault(h.Mock(), mockserver.Match{Method: http.MethodPost, Path: mockserver.MessagesPath})))
 			run := h.legacyExchange(t, mockserver.LegacyTS)
 			if t.Name == "proxy" {
 				h.skipNoLegacy(run)
@@ -470,14 +471,77 @@ func (h *H) challengeOnLeg(leg string) {
 			}
 			return run.Post, nil
 		}
-		return h.sendOnLeg(t, leg, fault(t, legMatch(leg)))
+		return h.sendOnLeg(t, leg, ch.Fault(h.Mock(), legMatch(leg)))
 	}
 	res, m := probe(h.Upstream())
 	if m == nil {
 		m = judgeChallenge(mockserver.Challenge{ID: ch.ID, Status: ch.Status}, sent, res, report.HopControl, h.deliveryLevel(ch), false)
 	}
+	h.endProbe()
 	h.Control(m)
 	res, m = probe(h.Proxy())
 	h.Verdict(m)
 	h.Verdict(judgeChallenge(ch, sent, res, report.HopClientProxy, h.deliveryLevel(ch), !h.HasRole(RoleT)))
+}
+
+// legacyChallengeBridge is a legacy leg through a bridge, whose upstream
+// session need not use the legacy transport at all. The upstream refuses
+// with the challenge on every MCP route; the client must learn of it with
+// the challenge on the first request where it can: GET /sse (a bridge that
+// connects upstream when the stream opens) or the POST of initialize to the
+// endpoint (one that connects on initialize). With mid set, the session
+// opens first and the challenge answers a later call, whose POST to the
+// endpoint must carry it (the only way a legacy client learns of a 401).
+func (h *H) legacyChallengeBridge(t Target, ch mockserver.Challenge, mid bool) (*Result, *Mismatch) {
+	u := h.legacyURLOrSkip(t)
+	armAll := func() {
+		for _, m := range []mockserver.Match{
+			{Path: mockserver.MCPPath}, {Path: mockserver.SSEPath}, {Path: mockserver.MessagesPath},
+		} {
+			h.Mock().Arm(protected(ch.Fault(h.Mock(), m)))
+		}
+	}
+	if !mid {
+		armAll()
+	}
+	c := h.openLegacyUntil(t, u, 2, legacyStreamWait, nil)
+	defer c.close()
+	first, ok := c.next()
+	if !ok || first.Event != "endpoint" {
+		res := c.close()
+		if res.Err == nil && res.Status != http.StatusOK {
+			return res.asResult(), nil // the GET itself carried the refusal
+		}
+		return nil, Mismatchf(t.Hop, "the legacy stream opens with an endpoint event, or GET /sse is refused with the challenge", res.Describe())
+	}
+	base, _ := url.Parse(u)
+	ref, err := url.Parse(strings.TrimSpace(first.Data))
+	if err != nil {
+		return nil, Mismatchf(t.Hop, "an endpoint URI", fmt.Sprintf("endpoint data %q", first.Data))
+	}
+	ep := base.ResolveReference(ref).String()
+	post := func(body []byte) *Result {
+		return h.Send(t, Request{URL: ep, Header: http.Header{"Content-Type": {"application/json"}}, Body: body})
+	}
+	init := post(legacyInit())
+	if !mid {
+		return init, nil
+	}
+	if !init.OK() {
+		return nil, Mismatchf(t.Hop, "the legacy session opens before the challenge", "initialize POST: "+init.Describe())
+	}
+	for {
+		e, ok := c.next()
+		if !ok {
+			return nil, Mismatchf(t.Hop, "the answer to initialize on the legacy stream", "it never arrived")
+		}
+		if isAnswerTo(e, 1) {
+			break
+		}
+	}
+	if r := post(rpcNotification("notifications/initialized")); !r.OK() {
+		return nil, Mismatchf(t.Hop, "notifications/initialized is accepted", r.Describe())
+	}
+	armAll()
+	return post(rpcRequest(2, "tools/list", nil)), nil
 }

@@ -215,9 +215,7 @@ func checkMalformedField(h *H) {
 	if ex != nil {
 		h.Evidence(*ex)
 	}
-	for _, e := range h.Mock().Journal.Since(mark) {
-		h.Evidence(e.Exchange())
-	}
+	h.UpstreamEvidence(h.Mock().Journal.Since(mark)...)
 	want := fmt.Sprintf("a 5xx, or 401 with a well-formed head and WWW-Authenticate «%s» (B2)", clean)
 	if err != nil {
 		h.Verdict(Mismatchf(report.HopClientProxy, want, "no complete response head: "+err.Error(), fmt.Sprintf("received %q", shorten(string(head), 300))))

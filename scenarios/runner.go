@@ -28,6 +28,9 @@ import (
 type Env struct {
 	Mock        *mockserver.Mock
 	ProxyMCPURL string
+	// ProxySSEURL is the proxy's legacy HTTP+SSE endpoint (--proxy-sse);
+	// empty means derive it from ProxyMCPURL where that is possible.
+	ProxySSEURL string
 	// ProxyGone, when set, reports why a launched proxy is no longer running
 	// (nil while it runs), so the remaining cases end at once as errors.
 	ProxyGone func() error
@@ -280,7 +283,7 @@ func (st *runState) runCase(ctx context.Context, s *Scenario, row *Row, id, titl
 	// keep-alive pool.
 	defer st.client.close()
 	ginkgo.AddReportEntry("mcpconform.case", c, ginkgo.ReportEntryVisibilityNever)
-	h := &H{env: st.env, run: st, sc: s, Row: row, c: c}
+	h := &H{env: st.env, run: st, sc: s, Row: row, c: c, ev: newEvidenceLog()}
 	if ok, why := s.AppliesTo(st.cfg.Roles); !ok {
 		h.Skip(why)
 	}
@@ -336,6 +339,9 @@ func (st *runState) finish(sr types.SpecReport) {
 	}
 	s, _ := Lookup(c.Scenario)
 	report.FromSpec(sr, c, s.Level.Outcome())
+	if c.Outcome == report.Pass || c.Outcome == report.Skip || c.Outcome == report.NotRun {
+		c.RootCause = "" // the prerequisite failed on the way but did not decide the case
+	}
 	st.countUnanswered(c)
 	st.mu.Lock()
 	st.cases = append(st.cases, *c)

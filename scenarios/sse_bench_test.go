@@ -135,7 +135,7 @@ func benchH(b *testing.B) *H {
 	b.Cleanup(c.close)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	b.Cleanup(cancel)
-	return &H{ctx: ctx, env: &Env{Mock: m}, run: &runState{client: c}, c: &report.Case{}}
+	return &H{ctx: ctx, env: &Env{Mock: m}, run: &runState{client: c}, c: &report.Case{}, ev: newEvidenceLog()}
 }
 
 // delayLine holds every flushed write for d, then writes and flushes it in

@@ -22,6 +22,10 @@ type StreamOptions struct {
 	// OnEvent sees each block as it arrives; returning false stops reading
 	// and closes the response body (the client hangs up).
 	OnEvent func(sseread.Event) bool
+	// OnHeaders is called once the response head has arrived, before the
+	// body is read: a probe that must act while the stream is open (call a
+	// tool that notifies on it) waits for this.
+	OnHeaders func(status int)
 	// MaxWait bounds the whole exchange (headers and body) below the
 	// scenario timeout; 0 means the scenario timeout alone.
 	MaxWait time.Duration
@@ -79,6 +83,13 @@ func (r *StreamResult) Describe() string {
 	return s
 }
 
+// asResult views a stream's response as a whole-body result, for judges of
+// a status and its fields (a GET refused before any stream).
+func (r *StreamResult) asResult() *Result {
+	return &Result{Status: r.Status, Header: r.Header, Body: r.Raw, Exchange: r.Exchange, Err: r.Err,
+		Messages: jsonRPCMessages(r.Header.Get("Content-Type"), r.Raw)}
+}
+
 // Timeline renders the send/arrival timeline for failure details.
 func (r *StreamResult) Timeline() string {
 	var b strings.Builder
@@ -116,9 +127,7 @@ func (h *H) Stream(t Target, req Request, opt StreamOptions) *StreamResult {
 	res := h.stream(t, req, opt)
 	h.Evidence(res.Exchange)
 	if t.Name == "proxy" {
-		for _, e := range h.env.Mock.Journal.Since(mark) {
-			h.Evidence(e.Exchange())
-		}
+		h.UpstreamEvidence(h.env.Mock.Journal.Since(mark)...)
 	}
 	return res
 }
@@ -163,6 +172,9 @@ func (h *H) stream(t Target, req Request, opt StreamOptions) *StreamResult {
 	res.HeadersAt = time.Now()
 	res.Status, res.Header, res.Proto = resp.StatusCode, resp.Header, resp.Proto
 	res.TransferEncoding, res.ContentLength = resp.TransferEncoding, resp.ContentLength
+	if opt.OnHeaders != nil {
+		opt.OnHeaders(resp.StatusCode)
+	}
 
 	ro := opt.Read
 	ro.Start = start

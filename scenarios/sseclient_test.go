@@ -43,7 +43,7 @@ func testH(t *testing.T) *H {
 	t.Cleanup(c.close)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
-	return &H{ctx: ctx, env: &Env{Mock: m}, run: &runState{client: c}, c: &report.Case{}}
+	return &H{ctx: ctx, env: &Env{Mock: m}, run: &runState{client: c}, c: &report.Case{}, ev: newEvidenceLog()}
 }
 
 // scripted serves one script and returns a target for it and its recorder.

@@ -23,6 +23,9 @@ func (o *runOptions) applyProfile(changed func(string) bool) error {
 	if p.URL != "" {
 		set("proxy", func() { o.proxy = p.URL })
 	}
+	if p.SSEURL != "" {
+		set("proxy-sse", func() { o.proxySSE = p.SSEURL })
+	}
 	if p.Launch != "" && !changed("proxy") {
 		set("proxy-cmd", func() { o.proxyCmd = p.Launch })
 	}

@@ -31,6 +31,7 @@ import (
 // runOptions are the flags of `mcpconform run`.
 type runOptions struct {
 	proxy        string
+	proxySSE     string
 	upstream     string
 	role         string
 	labelFilter  string
@@ -115,6 +116,7 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.proxy, "proxy", "", "proxy MCP URL, or builtin:NAME (required)")
+	f.StringVar(&o.proxySSE, "proxy-sse", "", "the proxy's legacy HTTP+SSE URL when it is not the MCP URL with /sse for /mcp (e.g. 'http://127.0.0.1:6277/sse?url={upstream_sse}&transportType=sse'); same placeholders as --proxy plus {upstream_sse}")
 	f.StringVar(&o.upstream, "upstream", mockserver.DefaultAddr, "address the mock upstream listens on (loopback; port 0 picks a free one)")
 	f.StringVar(&o.role, "role", "T", "roles of the proxy: T transparent, B bridge, I token injector, K API-key guarded (e.g. I,K)")
 	f.StringVar(&o.labelFilter, "label-filter", "", "run only cases whose labels match (area, scenario ID or row ID), e.g. 'bridging || SESS-001'")
@@ -183,7 +185,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	}
 	// Expand templates once with dummy values, so a typo in a placeholder is
 	// a usage error before anything starts.
-	dummy := map[string]string{"port": "1", "upstream": "http://127.0.0.1:1/mcp", "upstream_origin": "http://127.0.0.1:1"}
+	dummy := map[string]string{"port": "1", "upstream": "http://127.0.0.1:1/mcp", "upstream_origin": "http://127.0.0.1:1", "upstream_sse": "http://127.0.0.1:1/sse"}
 	if _, err := proxyundertest.Expand(o.proxyCmd, dummy); err != nil {
 		return usageErr("--proxy-cmd: %v", err)
 	}
@@ -194,6 +196,14 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	if !strings.HasPrefix(o.proxy, proxyundertest.BuiltinPrefix) {
 		// Validate the URL before starting anything.
 		if _, err := proxyundertest.Open(proxySpec, "http://"+o.upstream+mockserver.MCPPath, proxyundertest.Options{}); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	if o.proxySSE != "" {
+		if strings.HasPrefix(o.proxy, proxyundertest.BuiltinPrefix) {
+			return usageErr("--proxy-sse names an external proxy's legacy endpoint; builtin:%s serves /sse next to /mcp", strings.TrimPrefix(o.proxy, proxyundertest.BuiltinPrefix))
+		}
+		if _, err := proxyundertest.LegacyURL(o.proxySSE, dummy, "http://127.0.0.1:1/mcp", "http://127.0.0.1:1/sse"); err != nil {
 			return usageErr("%v", err)
 		}
 	}
@@ -253,6 +263,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		secrets = append(secrets, popt.ClientSecret, popt.RefreshToken)
 		mu.Unlock()
 		spec := o.proxy
+		var values map[string]string // launch placeholders, once known
 		if o.proxyCmd != "" {
 			port, err := proxyundertest.FreePort()
 			if err != nil {
@@ -263,7 +274,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 				setupCode = exitUsage
 				return nil, err
 			}
-			values := o.placeholders(m, port, popt, tmpDir)
+			values = o.placeholders(m, port, popt, tmpDir)
 			cmdline, _ := proxyundertest.Expand(o.proxyCmd, values)
 			spec, _ = proxyundertest.Expand(o.proxy, values)
 			fmt.Fprintf(stdout, "launching proxy  %s\n", cmdline)
@@ -315,6 +326,13 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			return nil, fmt.Errorf("proxy unreachable at %s: %v", t.MCPURL, err)
 		}
 		env := &scenarios.Env{Mock: m, ProxyMCPURL: t.MCPURL}
+		if o.proxySSE != "" {
+			if env.ProxySSEURL, err = proxyundertest.LegacyURL(o.proxySSE, values, m.MCPURL(), m.SSEURL()); err != nil {
+				setupCode = exitUsage
+				return nil, err
+			}
+			fmt.Fprintf(stdout, "proxy legacy SSE %s\n", env.ProxySSEURL)
+		}
 		if launched != nil {
 			env.ProxyGone = launched.Gone
 			env.ProxyExited = launched.Done()
@@ -504,6 +522,7 @@ func (o *runOptions) placeholders(m *mockserver.Mock, port int, popt proxyundert
 		"port":            strconv.Itoa(port),
 		"upstream":        m.MCPURL(),
 		"upstream_origin": m.BaseURL,
+		"upstream_sse":    m.SSEURL(),
 		"token_url":       popt.TokenURL,
 		"client_id":       popt.ClientID,
 		"client_secret":   popt.ClientSecret,
