@@ -54,6 +54,10 @@ type Fault struct {
 	// Handler, when set, answers instead of Status/Fields/Body/Raw: for
 	// scripted SSE streams (ArmStream) that need the request and a flusher.
 	Handler http.Handler
+	// Decorate, when set, lets the mock answer as it would and adds these
+	// fields to its response head: for probes of fields on a real answer
+	// (a bridge must be able to open its session through them).
+	Decorate []Field
 }
 
 type faultQueue struct {
@@ -151,3 +155,41 @@ func RawResponse(status int, headerLines []string, body string) []byte {
 	_ = w.Flush()
 	return []byte(b.String())
 }
+
+// decorator adds a Decorate fault's fields to the head of the mock's own
+// answer, keeping their spelling and order.
+type decorator struct {
+	http.ResponseWriter
+	fields []Field
+	done   bool
+}
+
+func (d *decorator) WriteHeader(code int) {
+	if !d.done {
+		d.done = true
+		h := d.ResponseWriter.Header()
+		for _, f := range d.fields {
+			h[f.Name] = append(h[f.Name], f.Value)
+		}
+	}
+	d.ResponseWriter.WriteHeader(code)
+}
+
+func (d *decorator) Write(p []byte) (int, error) {
+	if !d.done {
+		d.WriteHeader(http.StatusOK)
+	}
+	return d.ResponseWriter.Write(p)
+}
+
+func (d *decorator) Flush() {
+	if !d.done {
+		d.WriteHeader(http.StatusOK)
+	}
+	if f, ok := d.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the recorder and below.
+func (d *decorator) Unwrap() http.ResponseWriter { return d.ResponseWriter }

@@ -236,11 +236,14 @@ func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.finished = time.Now()
 		e.mu.Unlock()
 	}()
-	if f != nil && f.Handler != nil {
+	var w2 http.ResponseWriter = rec
+	switch {
+	case f != nil && f.Handler != nil:
 		f.Handler.ServeHTTP(rec, r)
 		return
-	}
-	if f != nil {
+	case f != nil && f.Decorate != nil:
+		w2 = &decorator{ResponseWriter: rec, fields: f.Decorate}
+	case f != nil:
 		f.serve(rec)
 		return
 	}
@@ -248,13 +251,13 @@ func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := m.extra[r.URL.Path]
 	m.mu.Unlock()
 	if h != nil {
-		h.ServeHTTP(rec, r)
+		h.ServeHTTP(w2, r)
 		return
 	}
-	if m.servePRM(rec, r) || m.serveGate(rec, e) {
+	if m.servePRM(w2, r) || m.serveGate(w2, e) {
 		return
 	}
-	m.mux.ServeHTTP(rec, r)
+	m.mux.ServeHTTP(w2, r)
 }
 
 // rpcMethod extracts the JSON-RPC method of a request body (first element of

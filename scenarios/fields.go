@@ -141,8 +141,9 @@ var fixedHopResponse = []mockserver.Field{
 }
 
 func checkFixedHopFields(h *H) {
-	fields := append([]mockserver.Field{{Name: "Content-Type", Value: "application/json"}}, fixedHopResponse...)
-	fault := mockserver.Fault{Name: "fixed-hop", Match: matchInitialize, Status: http.StatusOK, Fields: fields, Body: mockserver.ErrorBody(200)}
+	// The mock's own initialize answer carries the fields, so a bridge can
+	// open its upstream session through the probe.
+	fault := mockserver.Fault{Name: "fixed-hop", Match: matchInitialize, Decorate: fixedHopResponse}
 	send := func(t Target) (*Result, *mockserver.Entry) {
 		req := initializeReq()
 		for _, f := range fixedHopRequest {
