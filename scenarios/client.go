@@ -343,11 +343,15 @@ func rpcNotification(method string) []byte {
 	return b
 }
 
+// harnessClientName is the clientInfo name of the harness's initialize: a
+// different name at the upstream means the proxy initialized on its own.
+const harnessClientName = "mcpconform"
+
 func initializeParams() map[string]any {
 	return map[string]any{
 		"protocolVersion": ProtocolVersion,
 		"capabilities":    map[string]any{},
-		"clientInfo":      map[string]any{"name": "mcpconform", "version": "1"},
+		"clientInfo":      map[string]any{"name": harnessClientName, "version": "1"},
 	}
 }
 

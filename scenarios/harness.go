@@ -248,12 +248,16 @@ type Session struct {
 // case could not reach its own check, and every case blocked the same way
 // is shown under that one cause.
 func (h *H) Open(t Target) (*Session, *Result) {
+	mark := h.env.Mock.Journal.Mark()
 	res := h.Send(t, Request{Header: postHeaders(""), Body: rpcRequest(1, "initialize", initializeParams())})
 	if !res.OK() || len(res.Messages) == 0 {
 		h.blockedBy(t, "initialize through the proxy failed: "+res.Describe())
 		return nil, res
 	}
 	s := &Session{h: h, T: t, ID: res.Header.Get("Mcp-Session-Id"), nextID: 2, Init: res}
+	if t.Name == "proxy" {
+		h.run.observeRole(s.ID, h.env.Mock.Journal.Since(mark))
+	}
 	if n := s.Notify("notifications/initialized"); n.Err != nil || n.Status/100 != 2 {
 		h.blockedBy(t, "notifications/initialized through the proxy failed: "+n.Describe())
 		return nil, n

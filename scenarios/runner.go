@@ -6,6 +6,7 @@ package scenarios
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,6 +74,10 @@ type Config struct {
 	Verbose  bool
 	// OnCase is called after every case, for incremental reports.
 	OnCase func(report.Case)
+	// OnHint receives, at most once per run, a finding about the run's
+	// setup rather than the proxy: the declared role does not match what
+	// reached the upstream.
+	OnHint func(string)
 }
 
 // Params are the settings areas read through H.Params().
@@ -98,6 +103,62 @@ type runState struct {
 	// proxy timed out: a hung proxy would otherwise cost one full timeout
 	// per remaining case.
 	unanswered int
+	// roleSeen is set once the first session through the proxy has been
+	// compared with what reached the upstream (observeRole).
+	roleSeen bool
+}
+
+// observeRole compares the first session opened through the proxy with what
+// reached the upstream for it, and says once when the declared role does
+// not match: a terminating bridge sends its own initialize and hands its
+// client its own session id; a transparent proxy forwards the client's
+// initialize and the upstream's id.
+func (st *runState) observeRole(clientSession string, upstream []*mockserver.Entry) {
+	st.mu.Lock()
+	if st.roleSeen || st.cfg.OnHint == nil {
+		st.mu.Unlock()
+		return
+	}
+	st.roleSeen = true
+	st.mu.Unlock()
+	var init *mockserver.Entry
+	for _, e := range upstream {
+		if e.RPCMethod == "initialize" {
+			init = e
+		}
+	}
+	if init == nil {
+		return // nothing reached the HTTP mock (a stdio upstream): nothing to compare
+	}
+	_, rh, _, _ := init.Response()
+	minted := rh.Get("Mcp-Session-Id")
+	var body struct {
+		Params struct {
+			ClientInfo struct {
+				Name string `json:"name"`
+			} `json:"clientInfo"`
+		} `json:"params"`
+	}
+	_ = json.Unmarshal(init.Body, &body)
+	own := body.Params.ClientInfo.Name != harnessClientName
+	renamed := minted != "" && clientSession != minted
+	bridge := false
+	for _, r := range st.cfg.Roles {
+		bridge = bridge || r == RoleB
+	}
+	switch {
+	case !bridge && (own || renamed):
+		var why []string
+		if own {
+			why = append(why, fmt.Sprintf("the upstream received an initialize from client %q, not the harness's", body.Params.ClientInfo.Name))
+		}
+		if renamed {
+			why = append(why, "the client got a session id other than the one the upstream minted")
+		}
+		st.cfg.OnHint("this looks like an MCP-terminating bridge (" + strings.Join(why, "; ") + "), but the run declares it transparent: rerun with --role B, or transparent-proxy checks fail for reasons that are not bugs")
+	case bridge && !own && !renamed && minted != "":
+		st.cfg.OnHint("this looks like a transparent proxy (the upstream received the harness's own initialize and minted the session id the client got), but the run declares --role B: rerun with --role T for the byte-level checks")
+	}
 }
 
 var (

@@ -39,7 +39,7 @@ func testH(t *testing.T) *H {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close() })
-	c := newClient(0)
+	c := newClient(16 << 20)
 	t.Cleanup(c.close)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)

@@ -414,6 +414,12 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		Params:       o.scenarioParams(),
 		Progress:     stdout,
 		Verbose:      o.verbose,
+		OnHint: func(hint string) {
+			fmt.Fprintln(stdout, "hint: "+hint)
+			mu.Lock()
+			run.Hints = append(run.Hints, hint)
+			mu.Unlock()
+		},
 		OnCase: func(c report.Case) {
 			mu.Lock()
 			run.Cases = append(run.Cases, c)
