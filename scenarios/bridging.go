@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mcpconform/mcpconform/mockserver"
 	"github.com/mcpconform/mcpconform/report"
@@ -221,8 +222,14 @@ func (h *H) sendOnLeg(t Target, leg string, f mockserver.Fault) (*Result, *Misma
 	if leg == legResume {
 		hdr.Set("Last-Event-ID", "mcpconform-resume-1")
 	}
-	return h.Send(t, Request{Method: http.MethodGet, Header: hdr}), nil
+	// The answer is judged by its head; a stream that opens instead of the
+	// refusal stays open, so the read is bounded.
+	return h.Stream(t, Request{Method: http.MethodGet, Header: hdr}, StreamOptions{MaxWait: legStreamWait}).asResult(), nil
 }
+
+// legStreamWait bounds the read of a GET leg's answer: long enough for a
+// refusal's body, short of the scenario timeout when a stream opens instead.
+const legStreamWait = 2 * time.Second
 
 // judgeChallenge compares what arrived with what the mock sent for a row.
 // It names the changed status, the lost or changed parameters, and the lost
@@ -346,7 +353,7 @@ func checkStatusRow(h *H) {
 			if hop == report.HopControl {
 				return judgeSameStatusAndBody(res, hop, row.Status, body)
 			}
-			return judgeBridgedStatus(res, hop, row.Status, row.Leg == legInitialize)
+			return h.bridgeLegLevel(row.Leg, res, judgeBridgedStatus(res, hop, row.Status, row.Leg == legInitialize))
 		})
 		return
 	}
