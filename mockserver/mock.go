@@ -52,6 +52,10 @@ type Options struct {
 	Authz    bool
 	Gate     bool
 	TokenTTL time.Duration
+	// Revision is the MCP revision the mock negotiates for initialize
+	// (besides 2024-11-05 for legacy HTTP+SSE clients); "" = every
+	// revision the SDK knows, newest first.
+	Revision string
 }
 
 // Mock is a running mock upstream.
@@ -118,7 +122,7 @@ func Start(opts Options) (*Mock, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	server := m.newMCPServer(logger)
+	server := m.newMCPServer(logger, opts.Revision)
 	m.mcpServer = server
 	getServer := func(*http.Request) *mcp.Server { return server }
 

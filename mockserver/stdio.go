@@ -19,5 +19,5 @@ func ServeStdio(ctx context.Context, logger *slog.Logger) error {
 	}
 	// Sessions do not exist on stdio; the Mock value only carries the tools.
 	m := &Mock{Journal: newJournal(), extra: map[string]http.Handler{}}
-	return m.newMCPServer(logger).Run(ctx, &mcp.StdioTransport{})
+	return m.newMCPServer(logger, "").Run(ctx, &mcp.StdioTransport{})
 }

@@ -55,11 +55,12 @@ type LargeArgs struct {
 // ServerName is what the mock reports in initialize.
 const ServerName = "mcpconform-mock"
 
-func (m *Mock) newMCPServer(logger *slog.Logger) *mcp.Server {
-	s := mcp.NewServer(&mcp.Implementation{Name: ServerName, Version: "1"}, &mcp.ServerOptions{
-		GetSessionID: m.newSessionID,
-		Logger:       logger,
-	})
+func (m *Mock) newMCPServer(logger *slog.Logger, revision string) *mcp.Server {
+	opts := &mcp.ServerOptions{GetSessionID: m.newSessionID, Logger: logger}
+	if revision != "" {
+		opts.SupportedProtocolVersions = []string{revision, LegacyProtocolVersion}
+	}
+	s := mcp.NewServer(&mcp.Implementation{Name: ServerName, Version: "1"}, opts)
 	mcp.AddTool(s, &mcp.Tool{Name: ToolProgress, Description: "Sends count progress notifications gap_ms apart, then returns."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in ProgressArgs) (*mcp.CallToolResult, any, error) {
 			tok := req.Params.GetProgressToken()

@@ -22,6 +22,8 @@ type Profile struct {
 	// SSEURL is the proxy's legacy HTTP+SSE endpoint when it is not the MCP
 	// URL with /sse for /mcp (--proxy-sse).
 	SSEURL string `yaml:"sse-url,omitempty"`
+	// SpecVersion is the MCP revision to judge against (--spec-version).
+	SpecVersion string `yaml:"spec-version,omitempty"`
 	// Launch is a --proxy-cmd template.
 	Launch        string        `yaml:"launch,omitempty"`
 	LaunchTimeout time.Duration `yaml:"launch-timeout,omitempty"`

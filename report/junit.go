@@ -81,6 +81,9 @@ func WriteJUnit(w io.Writer, run *Run) error {
 		s := &out.Suites[i]
 		jc := junitCase{Name: c.ID, Classname: "mcpconform." + c.Area, Time: secs(c.DurationMS)}
 		props := []junitProp{{"title", c.Title}, {"level", c.Level}, {"outcome", string(c.Outcome)}}
+		if run.SpecVersion != "" {
+			props = append(props, junitProp{"mcp-revision", run.SpecVersion})
+		}
 		if c.Source != "" {
 			props = append(props, junitProp{"requirement-source", c.Source})
 		}

@@ -47,6 +47,8 @@ type Row struct {
 	ID    string
 	Title string
 	Data  any
+	// Revisions limits the row to the MCP revisions it exists in.
+	Revisions RevisionRange
 }
 
 // Scenario is the single source of a scenario's metadata and its check.
@@ -69,7 +71,13 @@ type Scenario struct {
 	// Needs names an optional capability (e.g. "cors", "legacy-sse"); when the
 	// run does not declare it, the case is skipped with the reason.
 	Needs string
-	Run   func(h *H)
+	// Revisions limits the scenario to the MCP revisions it exists in
+	// (sessions and the GET stream end with 2025-11-25, for instance).
+	Revisions RevisionRange
+	// LevelFrom changes the level from a revision on, where the requirement
+	// itself changed (RES-004: a MUST from 2026-07-28). See LevelAt.
+	LevelFrom map[string]Level
+	Run       func(h *H)
 }
 
 var (

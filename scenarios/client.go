@@ -17,10 +17,6 @@ import (
 	"github.com/mcpconform/mcpconform/report"
 )
 
-// ProtocolVersion is the MCP revision the harness negotiates: the newest one
-// with sessions and GET streams, which most proxies in the field carry.
-const ProtocolVersion = "2025-11-25"
-
 // Target is one end the harness can talk to: the proxy, or the mock directly
 // (the control).
 type Target struct {
@@ -362,7 +358,9 @@ func postHeaders(sessionID string) http.Header {
 	h.Set("Content-Type", "application/json")
 	if sessionID != "" {
 		h.Set("Mcp-Session-Id", sessionID)
-		h.Set("MCP-Protocol-Version", ProtocolVersion)
+		if ProtocolVersion >= Rev20250618 { // the header exists from 2025-06-18
+			h.Set("MCP-Protocol-Version", ProtocolVersion)
+		}
 	}
 	return h
 }

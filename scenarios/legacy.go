@@ -97,8 +97,8 @@ func init() {
 		Checks:      "The upstream answers one leg with 401 and WWWA-03: POST /mcp in a session, GET /mcp stream open, DELETE /mcp, legacy GET /sse, legacy POST /messages. The client must get 401 with the challenge (B1 for T, B2 for B).",
 		Rows: []Row{
 			{ID: "post", Title: "POST /mcp in a session", Data: legMid},
-			{ID: "get", Title: "GET /mcp stream open", Data: legStream},
-			{ID: "delete", Title: "DELETE /mcp", Data: legDelete},
+			{ID: "get", Title: "GET /mcp stream open", Data: legStream, Revisions: sessionLegs},
+			{ID: "delete", Title: "DELETE /mcp", Data: legDelete, Revisions: sessionLegs},
 			{ID: "sse", Title: "legacy GET /sse", Data: legSSE},
 			{ID: "messages", Title: "legacy POST /messages", Data: legMessages},
 		},

@@ -88,7 +88,8 @@ func init() {
 	})
 	Define(Scenario{
 		ID: "AUTH-TOK-001", Title: "`resource` is sent on every grant, refreshes included",
-		Area: "refresh", Level: MUST, Roles: []Role{RoleI},
+		Revisions: RevisionRange{Since: Rev20250618},
+		Area:      "refresh", Level: MUST, Roles: []Role{RoleI},
 		Requirement: "MCP clients MUST include the resource parameter in both authorization requests and token requests, refresh included.",
 		Source:      "MCP 2025-11-25 authorization §Resource Parameter Implementation; RFC 8707 §2",
 		Checks:      "The AS requires `resource`; two early revocations force two refreshes; every grant must carry resource = the upstream MCP URL.",
@@ -105,7 +106,8 @@ func init() {
 	})
 	Define(Scenario{
 		ID: "AUTH-PRM-001", Title: "the challenge's resource_metadata URL is fetched first",
-		Area: "refresh", Level: MUST, Roles: []Role{RoleI, RoleB},
+		Revisions: RevisionRange{Since: Rev20250618},
+		Area:      "refresh", Level: MUST, Roles: []Role{RoleI, RoleB},
 		Requirement: "MCP clients MUST be able to parse WWW-Authenticate headers and use the resource_metadata URL when present, instead of guessing a well-known URL.",
 		Source:      "MCP 2025-11-25 authorization §Protected Resource Metadata Discovery; RFC 9728 §5.1; WWWA-32",
 		KnownBugs:   []string{"(iv) header resource_metadata ignored, root URL guessed (ai-ecoverse/slicc#3348, nanobot#348)"},
@@ -114,7 +116,8 @@ func init() {
 	})
 	Define(Scenario{
 		ID: "AUTH-PRM-002", Title: "without a challenge, the path-suffixed well-known URL is tried before the root one",
-		Area: "refresh", Level: MUST, Roles: []Role{RoleI, RoleB},
+		Revisions: RevisionRange{Since: Rev20250618},
+		Area:      "refresh", Level: MUST, Roles: []Role{RoleI, RoleB},
 		Requirement: "Without resource_metadata in the header, clients MUST try the path-suffixed well-known URI (/.well-known/oauth-protected-resource/mcp) before the root one.",
 		Source:      "MCP 2025-11-25 authorization §Protected Resource Metadata Discovery; RFC 9728 §3.1; WWWA-37",
 		Checks:      "The upstream answers 401 without WWW-Authenticate; the proxy's first metadata fetch must be the path-suffixed URL. Skipped when the proxy fetches no metadata at all.",

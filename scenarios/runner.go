@@ -49,7 +49,10 @@ type Config struct {
 	Setup    func(ctx context.Context) (*Env, error)
 	Teardown func()
 
-	Roles        []Role
+	Roles []Role
+	// SpecVersion is the MCP revision judged (--spec-version): what the
+	// harness negotiates, which scenarios exist and at which level.
+	SpecVersion  string
 	Capabilities map[string]bool // "cors", ...
 	LabelFilter  string
 	Focus        []string
@@ -180,6 +183,9 @@ func (c *Config) defaults() {
 	if len(c.Roles) == 0 {
 		c.Roles = []Role{RoleT}
 	}
+	if c.SpecVersion == "" {
+		c.SpecVersion = DefaultRevision
+	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -189,6 +195,7 @@ func (c *Config) defaults() {
 // catalogue order. It may be called once per process (a Ginkgo rule).
 func Run(cfg Config) ([]report.Case, error) {
 	cfg.defaults()
+	ProtocolVersion = cfg.SpecVersion
 	st := &runState{cfg: cfg, client: newClient(cfg.MaxBody)}
 	first := false
 	treeOnce.Do(func() { first = true; current = st; buildTree() })
@@ -223,6 +230,7 @@ func (t *quietT) Fail() { t.failed = true }
 type CaseInfo struct {
 	ID       string
 	Scenario *Scenario
+	Row      *Row // nil for a scenario without rows
 }
 
 // Preview lists the cases a run with these filters would execute, without
@@ -247,7 +255,15 @@ func Preview(cfg Config) ([]CaseInfo, error) {
 		}
 		id := caseIDFromText(sr.LeafNodeText)
 		if sc, ok := Lookup(id); ok {
-			out = append(out, CaseInfo{ID: id, Scenario: sc})
+			ci := CaseInfo{ID: id, Scenario: sc}
+			if _, rowID, ok := strings.Cut(id, "/"); ok {
+				for i := range sc.Rows {
+					if sc.Rows[i].ID == rowID {
+						ci.Row = &sc.Rows[i]
+					}
+				}
+			}
+			out = append(out, ci)
 		}
 	}
 	return out, nil
@@ -325,10 +341,10 @@ func defineCase(s *Scenario, row *Row) {
 		})
 }
 
-// newCase fills the catalogue part of a result.
-func newCase(s *Scenario, row *Row, id, title string) *report.Case {
+// newCase fills the catalogue part of a result, at the run's revision.
+func (st *runState) newCase(s *Scenario, row *Row, id, title string) *report.Case {
 	c := &report.Case{
-		ID: id, Scenario: s.ID, Title: title, Area: s.Area, Level: string(s.Level),
+		ID: id, Scenario: s.ID, Title: title, Area: s.Area, Level: string(s.LevelAt(st.cfg.SpecVersion)),
 		Requirement: s.Requirement, Source: s.Source, KnownBugs: s.KnownBugs,
 	}
 	if row != nil {
@@ -338,7 +354,7 @@ func newCase(s *Scenario, row *Row, id, title string) *report.Case {
 }
 
 func (st *runState) runCase(ctx context.Context, s *Scenario, row *Row, id, title string, timeout time.Duration) {
-	c := newCase(s, row, id, title)
+	c := st.newCase(s, row, id, title)
 	// Each case starts on fresh connections: a connection a hostile proxy
 	// left half-read or wedged must not poison the next case through the
 	// keep-alive pool.
@@ -346,6 +362,9 @@ func (st *runState) runCase(ctx context.Context, s *Scenario, row *Row, id, titl
 	ginkgo.AddReportEntry("mcpconform.case", c, ginkgo.ReportEntryVisibilityNever)
 	h := &H{env: st.env, run: st, sc: s, Row: row, c: c, ev: newEvidenceLog()}
 	if ok, why := s.AppliesTo(st.cfg.Roles); !ok {
+		h.Skip(why)
+	}
+	if ok, why := s.existsAt(st.cfg.SpecVersion, row); !ok {
 		h.Skip(why)
 	}
 	if s.Needs != "" && !st.cfg.Capabilities[s.Needs] {
@@ -393,13 +412,13 @@ func (st *runState) finish(sr types.SpecReport) {
 			}
 		}
 		title := strings.TrimPrefix(sr.LeafNodeText, id+" ")
-		c = newCase(s, row, id, title)
+		c = st.newCase(s, row, id, title)
 		if !st.selected(sr) {
 			return // filtered out by --label-filter/--focus: not part of this run
 		}
 	}
 	s, _ := Lookup(c.Scenario)
-	report.FromSpec(sr, c, s.Level.Outcome())
+	report.FromSpec(sr, c, s.LevelAt(st.cfg.SpecVersion).Outcome())
 	if c.Outcome == report.Pass || c.Outcome == report.Skip || c.Outcome == report.NotRun {
 		c.RootCause = "" // the prerequisite failed on the way but did not decide the case
 	}

@@ -59,7 +59,7 @@ func init() {
 		Checks:      "The upstream sends events --sse-gap apart (no X-Accel-Buffering); fail when two events sent ≥ gap apart share one body read, or one arrives later than send + --sse-tolerance.",
 		Rows: []Row{
 			{ID: "post", Title: "POST response: progress notifications of a tools/call"},
-			{ID: "get", Title: "GET standalone stream on /mcp"},
+			{ID: "get", Title: "GET standalone stream on /mcp", Revisions: sessionLegs},
 			{ID: "legacy", Title: "legacy HTTP+SSE stream on /sse"},
 		},
 		Run: checkIncremental,
@@ -158,6 +158,7 @@ func init() {
 	})
 	Define(Scenario{
 		ID:          "SSE-STREAM-002",
+		Revisions:   RevisionRange{Until: Rev20251125},
 		Title:       "an idle stream with keep-alive comments stays open",
 		Area:        "sse",
 		Level:       MUST,
@@ -170,6 +171,7 @@ func init() {
 	})
 	Define(Scenario{
 		ID:          "RES-001",
+		Revisions:   RevisionRange{Until: Rev20251125},
 		Title:       "event ids reach the client verbatim",
 		Area:        "sse",
 		Level:       MUST,
@@ -181,6 +183,7 @@ func init() {
 	})
 	Define(Scenario{
 		ID:          "RES-002",
+		Revisions:   RevisionRange{Until: Rev20251125},
 		Title:       "Last-Event-ID is forwarded on a resumed GET",
 		Area:        "sse",
 		Level:       MUST,
@@ -192,6 +195,7 @@ func init() {
 	})
 	Define(Scenario{
 		ID:          "RES-003",
+		Revisions:   RevisionRange{Since: Rev20251125, Until: Rev20251125},
 		Title:       "priming event and retry field are kept",
 		Area:        "sse",
 		Level:       MUST,
@@ -202,13 +206,19 @@ func init() {
 		Run:         checkPriming,
 	})
 	Define(Scenario{
-		ID:          "RES-004",
-		Title:       "a client disconnect reaches the upstream promptly",
-		Area:        "sse",
-		Level:       MUST,
+		ID:    "RES-004",
+		Title: "a client disconnect reaches the upstream promptly",
+		Area:  "sse",
+		// Before 2026-07-28 a disconnect is not a cancellation (2025-11-25:
+		// it SHOULD NOT be read as one), but a proxy that holds the
+		// upstream request open after its client left keeps the server
+		// producing for nobody. From 2026-07-28 the close is the
+		// cancellation, and a proxy that hides it breaks it.
+		Level:       SHOULD,
+		LevelFrom:   map[string]Level{Rev20260728: MUST},
 		Roles:       anyRoles,
-		Requirement: "Closing the SSE response stream MUST be treated by the server as cancellation (2026-07-28), so a proxy must propagate a downstream close to the upstream.",
-		Source:      "MCP 2026-07-28 Cancellation; spec-requirements §10 RES-004",
+		Requirement: "From MCP 2026-07-28, closing the SSE response stream MUST be treated by the server as cancellation, so a proxy must propagate a downstream close to the upstream; before it, a proxy should still not hold the upstream request open for a client that left.",
+		Source:      "MCP 2026-07-28 Streamable HTTP, Cancellation; MCP 2025-11-25 Resumability (disconnection is not cancellation)",
 		Checks:      "The client reads the first event of a long stream and hangs up; the upstream must see its request end within 2 s.",
 		Run:         checkDisconnect,
 	})

@@ -32,6 +32,7 @@ func init() {
 	})
 	Define(Scenario{
 		ID:          "SESS-001",
+		Revisions:   RevisionRange{Until: Rev20251125},
 		Title:       "Mcp-Session-Id is forwarded verbatim both ways, per session",
 		Area:        "transport",
 		Level:       MUST,
@@ -44,6 +45,7 @@ func init() {
 	})
 	Define(Scenario{
 		ID:          "VER-001",
+		Revisions:   RevisionRange{Since: Rev20250618},
 		Title:       "MCP-Protocol-Version is forwarded",
 		Area:        "transport",
 		Level:       MUST,
@@ -197,6 +199,7 @@ func checkProtocolVersion(h *H) {
 func init() {
 	Define(Scenario{
 		ID:          "SHTTP-001",
+		Revisions:   RevisionRange{Until: Rev20251125},
 		Title:       "POST, GET and DELETE on the MCP endpoint are forwarded",
 		Area:        "transport",
 		Level:       MUST,
@@ -242,6 +245,7 @@ func init() {
 	})
 	Define(Scenario{
 		ID:          "SESS-002",
+		Revisions:   RevisionRange{Until: Rev20251125},
 		Title:       "the session id reaches the upstream on every later request",
 		Area:        "transport",
 		Level:       MUST,
@@ -254,6 +258,7 @@ func init() {
 	})
 	Define(Scenario{
 		ID:          "SESS-003",
+		Revisions:   RevisionRange{Until: Rev20251125},
 		Title:       "a dead session's 404 stays 404 and re-initialize works",
 		Area:        "transport",
 		Level:       MUST,
@@ -265,6 +270,7 @@ func init() {
 	})
 	Define(Scenario{
 		ID:          "SESS-004",
+		Revisions:   RevisionRange{Until: Rev20251125},
 		Title:       "DELETE is forwarded with the session id",
 		Area:        "transport",
 		Level:       SHOULD,
@@ -276,6 +282,7 @@ func init() {
 	})
 	Define(Scenario{
 		ID:          "VER-002",
+		Revisions:   RevisionRange{Since: Rev20250618},
 		Title:       "a 400 for an unsupported protocol version stays 400",
 		Area:        "transport",
 		Level:       MUST,

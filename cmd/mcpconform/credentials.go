@@ -18,7 +18,7 @@ func (o *runOptions) mockOptions(roles []scenarios.Role) mockserver.Options {
 	for _, r := range roles {
 		gate = gate || r == scenarios.RoleI
 	}
-	return mockserver.Options{Addr: o.upstream, Authz: true, Gate: gate, TokenTTL: o.tokenTTL, AllowNonLoopback: o.listenAny}
+	return mockserver.Options{Addr: o.upstream, Authz: true, Gate: gate, TokenTTL: o.tokenTTL, AllowNonLoopback: o.listenAny, Revision: o.specVersion}
 }
 
 // authzCredentials fills what an injecting proxy needs from the mock AS,

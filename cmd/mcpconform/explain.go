@@ -41,7 +41,9 @@ func explain(w io.Writer, id string) error {
 	}
 	fmt.Fprintf(w, "%s — %s\n", sc.ID, sc.Title)
 	fmt.Fprintf(w, "  area:        %s\n", sc.Area)
-	fmt.Fprintf(w, "  level:       %s (a failed check is %s)\n", sc.Level, sc.Level.Outcome())
+	lv := sc.LevelAt(scenarios.DefaultRevision)
+	fmt.Fprintf(w, "  level:       %s in MCP %s, the default revision (a failed check is %s)\n", lv, scenarios.DefaultRevision, lv.Outcome())
+	fmt.Fprintf(w, "  revisions:   %s\n", sc.LevelsByRevision(row))
 	fmt.Fprintf(w, "  roles:       %s\n", roles(sc.Roles))
 	if sc.Needs != "" {
 		fmt.Fprintf(w, "  needs:       %s (declare it with --%s)\n", sc.Needs, sc.Needs)

@@ -18,6 +18,7 @@ func newListCmd(stdout io.Writer) *cobra.Command {
 		focus       []string
 		builtins    bool
 		scenOnly    bool
+		specVersion string
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -36,10 +37,32 @@ as they would for run (Ginkgo dry run). --builtins lists the built-in proxies in
 				}
 				return nil
 			}
-			fmt.Fprintln(tw, "ID\tLEVEL\tAREA\tROLES\tTITLE")
+			rev, err := checkSpecVersion(specVersion)
+			if err != nil {
+				return err
+			}
+			// level is the case's level in the chosen revision, or "" when
+			// the case does not exist there; with all, its level in every
+			// revision.
+			level := func(s *scenarios.Scenario, row *scenarios.Row) string {
+				if rev == allRevisions {
+					return s.LevelsByRevision(row)
+				}
+				if !s.ExistsAt(rev, row) {
+					return ""
+				}
+				return string(s.LevelAt(rev))
+			}
+			levelCol := "LEVEL"
+			if rev == allRevisions {
+				levelCol = "LEVEL BY REVISION"
+			}
+			fmt.Fprintf(tw, "ID\t%s\tAREA\tROLES\tTITLE\n", levelCol)
 			if scenOnly {
 				for _, s := range scenarios.All() {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.Level, s.Area, roles(s.Roles), s.Title)
+					if l := level(s, nil); l != "" {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, l, s.Area, roles(s.Roles), s.Title)
+					}
 				}
 				return nil
 			}
@@ -47,10 +70,16 @@ as they would for run (Ginkgo dry run). --builtins lists the built-in proxies in
 				for _, s := range scenarios.All() {
 					for i, id := range s.CaseIDs() {
 						title := s.Title
-						if len(s.Rows) > 0 && s.Rows[i].Title != "" {
-							title += ": " + s.Rows[i].Title
+						var row *scenarios.Row
+						if len(s.Rows) > 0 {
+							row = &s.Rows[i]
+							if row.Title != "" {
+								title += ": " + row.Title
+							}
 						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, s.Level, s.Area, roles(s.Roles), title)
+						if l := level(s, row); l != "" {
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, l, s.Area, roles(s.Roles), title)
+						}
 					}
 				}
 				return nil
@@ -61,7 +90,9 @@ as they would for run (Ginkgo dry run). --builtins lists the built-in proxies in
 			}
 			for _, ci := range infos {
 				s := ci.Scenario
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ci.ID, s.Level, s.Area, roles(s.Roles), s.Title)
+				if l := level(s, ci.Row); l != "" {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ci.ID, l, s.Area, roles(s.Roles), s.Title)
+				}
 			}
 			return nil
 		},
@@ -70,6 +101,7 @@ as they would for run (Ginkgo dry run). --builtins lists the built-in proxies in
 	cmd.Flags().StringArrayVar(&focus, "focus", nil, "regular expression on the case ID and title (repeatable)")
 	cmd.Flags().BoolVar(&builtins, "builtins", false, "list the built-in proxies (builtin:NAME) and the scenarios each must fail")
 	cmd.Flags().BoolVar(&scenOnly, "scenarios", false, "one line per scenario instead of per case")
+	cmd.Flags().StringVar(&specVersion, "spec-version", scenarios.DefaultRevision, "list the cases of this MCP revision with their level there ("+revisionList()+"), or all: every case with its level in each revision")
 	return cmd
 }
 

@@ -23,6 +23,9 @@ func (o *runOptions) applyProfile(changed func(string) bool) error {
 	if p.URL != "" {
 		set("proxy", func() { o.proxy = p.URL })
 	}
+	if p.SpecVersion != "" {
+		set("spec-version", func() { o.specVersion = p.SpecVersion })
+	}
 	if p.SSEURL != "" {
 		set("proxy-sse", func() { o.proxySSE = p.SSEURL })
 	}

@@ -32,6 +32,7 @@ import (
 type runOptions struct {
 	proxy        string
 	proxySSE     string
+	specVersion  string
 	upstream     string
 	role         string
 	labelFilter  string
@@ -111,12 +112,21 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 					return usageErr("--profile: %v", err)
 				}
 			}
+			rev, err := checkSpecVersion(o.specVersion)
+			if err != nil {
+				return err
+			}
+			if rev == allRevisions {
+				return o.runEveryRevision(cmd, stdout, stderr)
+			}
+			o.specVersion = rev
 			return o.run(stdout, stderr)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.proxy, "proxy", "", "proxy MCP URL, or builtin:NAME (required)")
 	f.StringVar(&o.proxySSE, "proxy-sse", "", "the proxy's legacy HTTP+SSE URL when it is not the MCP URL with /sse for /mcp (e.g. 'http://127.0.0.1:6277/sse?url={upstream_sse}&transportType=sse'); same placeholders as --proxy plus {upstream_sse}")
+	f.StringVar(&o.specVersion, "spec-version", scenarios.DefaultRevision, "MCP revision to judge against: what the mock negotiates and which requirements and levels apply ("+revisionList()+", or all: once per revision, side by side)")
 	f.StringVar(&o.upstream, "upstream", mockserver.DefaultAddr, "address the mock upstream listens on (loopback; port 0 picks a free one)")
 	f.StringVar(&o.role, "role", "T", "roles of the proxy: T transparent, B bridge, I token injector, K API-key guarded (e.g. I,K)")
 	f.StringVar(&o.labelFilter, "label-filter", "", "run only cases whose labels match (area, scenario ID or row ID), e.g. 'bridging || SESS-001'")
@@ -220,10 +230,11 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	}
 
 	run := &report.Run{
-		Schema:  report.SchemaVersion,
-		Tool:    report.Tool{Name: "mcpconform", Version: toolVersion()},
-		Proxy:   report.Proxy{Target: o.proxy, Name: o.proxyName, Version: o.proxyVersion, Roles: strings.Split(o.role, ",")},
-		Started: time.Now().UTC(),
+		Schema:      report.SchemaVersion,
+		Tool:        report.Tool{Name: "mcpconform", Version: toolVersion()},
+		Proxy:       report.Proxy{Target: o.proxy, Name: o.proxyName, Version: o.proxyVersion, Roles: strings.Split(o.role, ",")},
+		Started:     time.Now().UTC(),
+		SpecVersion: o.specVersion,
 	}
 	var (
 		mock        *mockserver.Mock
@@ -402,6 +413,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		Setup:        setup,
 		Teardown:     teardown,
 		Roles:        roles,
+		SpecVersion:  o.specVersion,
 		Capabilities: map[string]bool{"cors": o.cors},
 		LabelFilter:  o.labelFilter,
 		Focus:        o.focus,
