@@ -221,6 +221,9 @@ func (h *H) sendOnLeg(t Target, leg string, f mockserver.Fault) (*Result, *Misma
 		return s.Call("tools/list", nil, nil), nil
 	case legDelete:
 		return s.Close(), nil
+	case legStream, legResume:
+	default:
+		h.Errorf("leg %q has no probe", leg)
 	}
 	hdr := getHeaders(s.ID)
 	if leg == legResume {
