@@ -81,6 +81,11 @@ type Config struct {
 	// setup rather than the proxy: the declared role does not match what
 	// reached the upstream.
 	OnHint func(string)
+	// OnBegin is called once before the first case with the number of cases
+	// the filters selected; OnStart when a case begins. The CLI draws its
+	// progress line from them.
+	OnBegin func(total int)
+	OnStart func(id, title string)
 }
 
 // Params are the settings areas read through H.Params().
@@ -312,6 +317,12 @@ func buildTree() {
 		st.env, st.setupErr = env, err
 	}, ginkgo.NodeTimeout(time.Minute))
 
+	ginkgo.ReportBeforeSuite(func(r types.Report) {
+		if current.cfg.OnBegin != nil {
+			current.cfg.OnBegin(r.PreRunStats.SpecsThatWillRun)
+		}
+	})
+
 	ginkgo.AfterSuite(func() {
 		if current.cfg.Teardown != nil {
 			current.cfg.Teardown()
@@ -355,6 +366,9 @@ func (st *runState) newCase(s *Scenario, row *Row, id, title string) *report.Cas
 
 func (st *runState) runCase(ctx context.Context, s *Scenario, row *Row, id, title string, timeout time.Duration) {
 	c := st.newCase(s, row, id, title)
+	if st.cfg.OnStart != nil {
+		st.cfg.OnStart(id, title)
+	}
 	// Each case starts on fresh connections: a connection a hostile proxy
 	// left half-read or wedged must not poison the next case through the
 	// keep-alive pool.

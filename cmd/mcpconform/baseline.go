@@ -66,6 +66,16 @@ func (e BaselineEntry) covers(c *report.Case) bool {
 	return strings.EqualFold(e.ID, c.ID) || strings.EqualFold(e.ID, c.Scenario)
 }
 
+// entryFor returns the entry that accepts c's failure or warning, if any.
+func (b *Baseline) entryFor(c *report.Case) (BaselineEntry, bool) {
+	for _, e := range b.ExpectedFailures {
+		if e.covers(c) {
+			return e, true
+		}
+	}
+	return BaselineEntry{}, false
+}
+
 // apply marks listed failures (fail, and warn) as expected-fail and returns
 // the stale entries: those with at least one matching case that passed and
 // none that still misbehaves. Entries whose cases did not run (filtered out,

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,6 +72,8 @@ type runOptions struct {
 	profileDir    string
 	proxyName     string
 	proxyVersion  string
+	// name labels the run in every output (--name, or the profile's name).
+	name string
 }
 
 // proxyOptions tells a built-in proxy what the run declared.
@@ -154,6 +155,7 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 	f.StringVar(&o.proxyCmd, "proxy-cmd", "", "launch the proxy with this shell command; placeholders {port} {upstream} {upstream_origin} {token_url} {client_id} {client_secret} {refresh_token} {api_key} {api_key_header} {resource} {profile_dir} {tmp}")
 	f.DurationVar(&o.launchTimeout, "launch-timeout", 20*time.Second, "how long a launched proxy may take to accept connections on {port}")
 	f.BoolVar(&o.listenAny, "listen-any", false, "allow a non-loopback --upstream (e.g. 0.0.0.0:0 for a proxy in a container); the mock then answers, and hands test credentials to, anyone who can reach it")
+	f.StringVar(&o.name, "name", "", "label of the proxy in the console, every report, the JUnit suite and side-by-side columns (default: the profile's name, else the URL)")
 	f.StringVar(&o.profile, "profile", "", "YAML profile of the proxy (url or launch template, roles, API key, tolerances, baseline); flags override it")
 	return cmd
 }
@@ -236,6 +238,11 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		Started:     time.Now().UTC(),
 		SpecVersion: o.specVersion,
 	}
+	if o.name != "" {
+		run.Proxy.Name, run.Proxy.Version = o.name, ""
+	}
+	con := newConsole(stdout, o.verbose, baseline)
+	defer con.close()
 	var (
 		mock        *mockserver.Mock
 		target      *proxyundertest.Target
@@ -401,7 +408,9 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		for {
 			select {
 			case <-sigc:
-				interrupted.Store(true)
+				if !interrupted.Swap(true) {
+					con.interrupted()
+				}
 			case <-sigDone:
 				return
 			}
@@ -424,15 +433,17 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		ProxyHeader:  hdr,
 		GiveUpAfter:  o.giveUpAfter,
 		Params:       o.scenarioParams(),
-		Progress:     stdout,
 		Verbose:      o.verbose,
 		OnHint: func(hint string) {
-			fmt.Fprintln(stdout, "hint: "+hint)
+			con.hint(hint)
 			mu.Lock()
 			run.Hints = append(run.Hints, hint)
 			mu.Unlock()
 		},
+		OnBegin:      con.begin,
+		OnStart:      con.start,
 		OnCase: func(c report.Case) {
+			con.finished(c)
 			mu.Lock()
 			run.Cases = append(run.Cases, c)
 			mu.Unlock()
@@ -489,7 +500,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	if os.Getenv("GITHUB_ACTIONS") == "true" {
 		report.WriteAnnotations(stdout, pub)
 	}
-	printSummary(stdout, pub, o.out)
+	con.summary(pub, o.out, o.failFast)
 
 	switch {
 	case setupCode != exitOK:
@@ -598,43 +609,6 @@ func writeReports(dir string, run *report.Run) error {
 		return fmt.Errorf("har: %w", err)
 	}
 	return nil
-}
-
-func printSummary(w io.Writer, run *report.Run, out string) {
-	fmt.Fprintln(w)
-	var parts []string
-	for _, o := range report.Outcomes {
-		if n := run.Counts[o]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, o))
-		}
-	}
-	verdict := "PASS"
-	if run.Failed(false) {
-		verdict = "FAIL"
-	} else if run.Counts[report.Error] > 0 {
-		verdict = "ERROR"
-	}
-	fmt.Fprintf(w, "%s  %s — %s in %.1fs\n", verdict, run.Proxy.Target, strings.Join(parts, ", "), run.DurationMS/1000)
-	failing := map[string][]string{}
-	for _, c := range run.Cases {
-		if c.Outcome == report.Fail || c.Outcome == report.Error {
-			failing[c.Scenario] = append(failing[c.Scenario], c.ID)
-		}
-	}
-	if len(failing) > 0 {
-		ids := make([]string, 0, len(failing))
-		for id := range failing {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		fmt.Fprintf(w, "failing scenarios: %s\n", strings.Join(ids, ", "))
-	}
-	for _, s := range run.StaleBaseline {
-		fmt.Fprintf(w, "stale baseline entry (now passes): %s\n", s)
-	}
-	if out != "" {
-		fmt.Fprintf(w, "reports in %s\n", out)
-	}
 }
 
 // randomAPIKey is 32 hex characters from crypto/rand.
