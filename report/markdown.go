@@ -14,10 +14,16 @@ import (
 	"unicode/utf8"
 )
 
-// DefaultMarkdownMaxBytes is the default cap of WriteMarkdown. GitHub rejects a
-// step summary over 1 MiB ("supports content up to a size of 1024k") and then
-// shows nothing at all, so we stay a margin below it.
-const DefaultMarkdownMaxBytes = 1<<20 - 16<<10
+// DefaultMarkdownMaxBytes is the default cap of WriteMarkdown. GitHub accepts
+// up to 1 MiB of step summary, but people read the top of it: 60 KB holds
+// the digest, the first failure of every failing scenario in full and a
+// table of the rest; the full evidence is in report.html and results.json.
+const DefaultMarkdownMaxBytes = 60 << 10
+
+// StepSummaryMaxBytes is what one step may put into $GITHUB_STEP_SUMMARY:
+// GitHub rejects more than 1 MiB ("supports content up to a size of 1024k")
+// and then shows nothing at all, so we stay a margin below it.
+const StepSummaryMaxBytes = 1<<20 - 16<<10
 
 // MarkdownOptions tunes WriteMarkdown. The zero value is what the step
 // summary uses.
@@ -27,10 +33,13 @@ type MarkdownOptions struct {
 	// ResultsFile is the full report that notes about cut content point to;
 	// "" means "results.json".
 	ResultsFile string
+	// ReportFile is the HTML report named at the top ("" means
+	// "report.html"; "-" leaves the line out).
+	ReportFile string
 	// HARDir, when set, is the directory the HAR files are written to; the
 	// details of each failure then name its file.
 	HARDir string
-	// BodyExcerpt is how many bytes of each body are shown; 0 means 2048,
+	// BodyExcerpt is how many bytes of each body are shown; 0 means 1024,
 	// a negative value hides bodies.
 	BodyExcerpt int
 	// MaxSSERows caps the rows of one SSE timeline table; 0 means 40.
@@ -45,6 +54,10 @@ var ErrMarkdownBudget = errors.New("report: markdown byte cap too small for the 
 // about cut content always fit under the cap.
 const mdReserve = 512
 
+// mdDetailShare is the part of the budget the details of top failures may
+// take; the table of everything else gets the rest.
+const mdDetailShare = 0.6
+
 func (o MarkdownOptions) withDefaults() MarkdownOptions {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMarkdownMaxBytes
@@ -52,8 +65,11 @@ func (o MarkdownOptions) withDefaults() MarkdownOptions {
 	if o.ResultsFile == "" {
 		o.ResultsFile = "results.json"
 	}
+	if o.ReportFile == "" {
+		o.ReportFile = "report.html"
+	}
 	if o.BodyExcerpt == 0 {
-		o.BodyExcerpt = 2048
+		o.BodyExcerpt = 1024
 	}
 	if o.MaxSSERows <= 0 {
 		o.MaxSSERows = 40
@@ -61,15 +77,20 @@ func (o MarkdownOptions) withDefaults() MarkdownOptions {
 	return o
 }
 
-// WriteMarkdown writes a GitHub-flavoured Markdown summary of run: a verdict
-// line with counts, a table of every case that did not pass, and a
-// <details> block per fail, error and warning with the evidence. The output
-// never exceeds opt.MaxBytes: table rows and then details of later cases are
-// dropped, with a note saying how many, when the run does not fit.
+// WriteMarkdown writes a GitHub-flavoured Markdown summary of run, most
+// important first: a verdict line with counts; one line naming the failing
+// scenarios by area and level; setup hints; root causes that blocked several
+// cases, each once; where the full report is; then a <details> block with
+// the evidence of the first failing case of each scenario (worst first) and a
+// table of every other case that did not pass. The output never exceeds
+// opt.MaxBytes: details and then table rows are dropped, with a note saying
+// how many, when the run does not fit. Every value passes through
+// Printable.
 //
 // WriteMarkdown does not redact; call Redact first.
 func WriteMarkdown(w io.Writer, run *Run, opt MarkdownOptions) error {
 	opt = opt.withDefaults()
+	run = printableRun(run)
 	var out bytes.Buffer
 
 	verdict := mdVerdictLine(run) + "\n\n"
@@ -77,32 +98,57 @@ func WriteMarkdown(w io.Writer, run *Run, opt MarkdownOptions) error {
 		return ErrMarkdownBudget
 	}
 	out.WriteString(verdict)
+	if digest := mdDigest(run, opt); out.Len()+len(digest)+mdReserve <= opt.MaxBytes {
+		out.WriteString(digest)
+	}
 	if head := mdHeader(run); out.Len()+len(head)+mdReserve <= opt.MaxBytes {
 		out.WriteString(head)
 	}
 
 	listed := mdNonPassing(run)
-	var detailed []*Case
-	for _, c := range listed {
-		if mdHasDetails(c.Outcome) {
-			detailed = append(detailed, c)
+	detailed, rest := mdTopFailures(listed)
+
+	cut := 0
+	if len(detailed) > 0 {
+		budget := int(float64(opt.MaxBytes-out.Len()) * mdDetailShare)
+		start := out.Len()
+		title := "#### First failure of each failing scenario\n\n"
+		out.WriteString(title)
+		for i, c := range detailed {
+			d := mdCaseDetails(c, opt)
+			if out.Len()-start+len(d) > budget && i > 0 || out.Len()+len(d)+mdReserve > opt.MaxBytes {
+				cut = len(detailed) - i
+				// The cut ones join the table, so each is still named.
+				rest = append(append([]*Case(nil), detailed[i:]...), rest...)
+				break
+			}
+			out.WriteString(d)
+		}
+		if cut == len(detailed) {
+			out.Truncate(start)
 		}
 	}
-
-	if len(listed) > 0 {
-		// Without a share for the details, 5 000 failures would fill the
-		// whole summary with table rows and show no evidence at all.
-		budget := opt.MaxBytes - out.Len() - mdReserve
-		if len(detailed) > 0 {
-			budget /= 2
+	if cut > 0 {
+		noun := "failures"
+		if cut == 1 {
+			noun = "failure"
 		}
+		fmt.Fprintf(&out, "_… %d more %s without details here (listed below); see %s or %s._\n\n", cut, noun,
+			mdText(opt.ReportFile, 200), mdText(opt.ResultsFile, 200))
+	}
+
+	if len(rest) > 0 {
+		if len(detailed) > cut {
+			out.WriteString("#### Every other case that did not pass\n\n")
+		}
+		budget := opt.MaxBytes - out.Len() - mdReserve
 		var tbl bytes.Buffer
 		tbl.WriteString("| ID | Title | Outcome | Expected | Observed |\n|---|---|---|---|---|\n")
 		cutRows := 0
-		for i, c := range listed {
+		for i, c := range rest {
 			row := mdTableRow(c)
 			if tbl.Len()+len(row) > budget {
-				cutRows = len(listed) - i
+				cutRows = len(rest) - i
 				break
 			}
 			tbl.WriteString(row)
@@ -113,29 +159,69 @@ func WriteMarkdown(w io.Writer, run *Run, opt MarkdownOptions) error {
 				fmt.Fprintf(&out, "\n_… %d more rows not shown, see %s._\n", cutRows, mdText(opt.ResultsFile, 200))
 			}
 		} else {
-			fmt.Fprintf(&out, "_%d cases did not pass; the table does not fit, see %s._\n", len(listed), mdText(opt.ResultsFile, 200))
+			fmt.Fprintf(&out, "_%d more cases did not pass; the table does not fit, see %s._\n", len(rest), mdText(opt.ResultsFile, 200))
 		}
 		out.WriteString("\n")
 	}
-
-	cut := 0
-	for i, c := range detailed {
-		d := mdCaseDetails(c, opt)
-		if out.Len()+len(d)+mdReserve > opt.MaxBytes {
-			cut = len(detailed) - i
-			break
-		}
-		out.WriteString(d)
-	}
-	if cut > 0 {
-		noun := "failures"
-		if cut == 1 {
-			noun = "failure"
-		}
-		fmt.Fprintf(&out, "\n**… %d more %s, see %s**\n", cut, noun, mdText(opt.ResultsFile, 200))
-	}
 	_, err := w.Write(out.Bytes())
 	return err
+}
+
+// mdTopFailures splits the non-passing cases into those shown in full (the
+// first fail, error or warning of each scenario, and of each root cause)
+// and the rest, each list in the order given.
+func mdTopFailures(listed []*Case) (detailed, rest []*Case) {
+	seenScenario := map[string]bool{}
+	seenCause := map[string]bool{}
+	for _, c := range listed {
+		key := c.Scenario
+		if key == "" {
+			key = c.ID
+		}
+		first := mdHasDetails(c.Outcome) && !seenScenario[key] && (c.RootCause == "" || !seenCause[c.RootCause])
+		if first {
+			seenScenario[key] = true
+			if c.RootCause != "" {
+				seenCause[c.RootCause] = true
+			}
+			detailed = append(detailed, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	return detailed, rest
+}
+
+// mdDigest is the part a reader of the first lines needs: what failed, the
+// hints about the setup, the shared root causes, where the full report is.
+func mdDigest(run *Run, opt MarkdownOptions) string {
+	var b strings.Builder
+	d := NewDigest(run)
+	if d.Failing() {
+		b.WriteString("**Failing:** ")
+		for i, g := range d.Groups {
+			if i > 0 {
+				b.WriteString(" · ")
+			}
+			parts := make([]string, len(g.Scenarios))
+			for j, s := range g.Scenarios {
+				parts[j] = mdText(s.String(), 200)
+			}
+			b.WriteString("**" + mdText(g.Area+" "+g.Level, 100) + "** " + mdCut(strings.Join(parts, ", "), 2000))
+		}
+		b.WriteString("\n\n")
+	}
+	for _, h := range run.Hints {
+		b.WriteString("> **Hint:** " + mdText(h, 500) + "\n\n")
+	}
+	for _, rc := range d.Causes {
+		fmt.Fprintf(&b, "**Root cause** (blocked %d cases): %s — %s\n\n", len(rc.Cases), mdText(rc.Cause, 500), mdText(CaseList(rc.Cases, 15), 1000))
+	}
+	if opt.ReportFile != "-" {
+		b.WriteString("**Full report:** " + mdCode(opt.ReportFile) + " (every case with both hops, differences highlighted, filters) and " +
+			mdCode(opt.ResultsFile) + "; under GitHub Actions they are in the uploaded artifact.\n\n")
+	}
+	return b.String()
 }
 
 // AppendStepSummary appends the Markdown summary of run to the file named by
@@ -156,7 +242,7 @@ func AppendStepSummary(run *Run) error {
 		f.Close()
 		return fmt.Errorf("step summary: %w", err)
 	}
-	budget := DefaultMarkdownMaxBytes - int(st.Size()) - 1
+	budget := min(DefaultMarkdownMaxBytes, StepSummaryMaxBytes-int(st.Size())-1)
 	if budget <= 0 {
 		// MaxBytes 0 would mean "default"; an already full file means none.
 		f.Close()
@@ -325,23 +411,12 @@ func mdVerdictEmoji(run *Run, counts map[Outcome]int) string {
 	return "✅"
 }
 
+// mdProxyLabel is "name (target)" when the run is named, else the target.
 func mdProxyLabel(p Proxy) string {
-	s := p.Target
-	if p.Name != "" {
-		n := p.Name
-		if p.Version != "" {
-			n += " " + p.Version
-		}
-		if s == "" {
-			s = n
-		} else {
-			s += " (" + n + ")"
-		}
+	if l := p.Label(); l != p.Target && p.Target != "" {
+		return l + " (" + p.Target + ")"
 	}
-	if s == "" {
-		s = "(unnamed)"
-	}
-	return s
+	return p.Label()
 }
 
 func mdVerdictLine(run *Run) string {
@@ -367,6 +442,9 @@ func mdHeader(run *Run) string {
 	var meta []string
 	if run.Tool.Name != "" || run.Tool.Version != "" {
 		meta = append(meta, strings.TrimSpace(run.Tool.Name+" "+run.Tool.Version))
+	}
+	if run.SpecVersion != "" {
+		meta = append(meta, "MCP "+run.SpecVersion)
 	}
 	if run.Upstream != "" {
 		meta = append(meta, "upstream "+run.Upstream)

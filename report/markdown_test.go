@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -184,14 +185,15 @@ func TestWriteMarkdownSummary(t *testing.T) {
 	if !strings.Contains(md, "| ID | Title | Outcome | Expected | Observed |\n|---|---|---|---|---|\n") {
 		t.Error("no table header")
 	}
-	// Table: one row per non-passing case, worst first; passes absent.
+	// Table: one row per non-passing case not shown in full above, worst
+	// first; passes absent.
 	var rows []string
 	for _, l := range strings.Split(md, "\n") {
 		if strings.HasPrefix(l, "| `") {
 			rows = append(rows, l)
 		}
 	}
-	wantOrder := []string{"AUTH-HDR-001/WWWA-02", "SSE-BUF-001", "REFRESH-001", "APIKEY-001", "CORS-PRE-001"}
+	wantOrder := []string{"CORS-PRE-001"}
 	if len(rows) != len(wantOrder) {
 		t.Fatalf("table rows = %d, want %d:\n%s", len(rows), len(wantOrder), strings.Join(rows, "\n"))
 	}
@@ -207,9 +209,21 @@ func TestWriteMarkdownSummary(t *testing.T) {
 	if strings.Contains(md, "WWWA-01") || strings.Contains(md, "TRANS-POST-001") {
 		t.Error("passing cases listed")
 	}
-	// Details: fail, fail, error, warn.
+	// Details: the first fail, error and warning of each scenario, worst
+	// first, before the table.
+	var order []int
+	for _, id := range []string{"AUTH-HDR-001/WWWA-02</code>", "SSE-BUF-001</code>", "REFRESH-001</code>", "APIKEY-001</code>", "| `CORS-PRE-001`"} {
+		order = append(order, strings.Index(md, id))
+	}
+	if !sort.IntsAreSorted(order) || order[0] < 0 {
+		t.Errorf("details not in order fail, fail, error, warn, then the table: %v", order)
+	}
 	if n := strings.Count(md, "<details>"); n != 4 {
 		t.Errorf("details blocks = %d, want 4", n)
+	}
+	// The first lines name what failed, by area and level.
+	if !strings.Contains(strings.Join(strings.SplitN(md, "\n", 5)[:4], "\n"), "**Failing:** **bridging MUST** AUTH-HDR-001/WWWA-02") {
+		t.Errorf("no failing line at the top:\n%s", md[:min(len(md), 600)])
 	}
 	for _, want := range []string{
 		"<details><summary><code>AUTH-HDR-001/WWWA-02</code> 401 keeps realm and scope auth-params — fail</summary>",
@@ -299,15 +313,15 @@ func TestWriteMarkdownCap(t *testing.T) {
 		if shown == 0 {
 			t.Errorf("cap %d: no details at all", want)
 		}
-		note := fmt.Sprintf("**… %d more failures, see results.json**", 5000-shown)
+		note := fmt.Sprintf("_… %d more failures without details here (listed below); see report.html or results.json._", 5000-shown)
 		if !strings.Contains(md, note) {
-			t.Errorf("cap %d: %d details shown, note %q missing; tail:\n%s", want, shown, note, md[max(0, len(md)-300):])
+			t.Errorf("cap %d: %d details shown, note %q missing", want, shown, note)
 		}
 		rows := strings.Count(md, "\n| `BULK-")
 		if m := regexp.MustCompile(`_… (\d+) more rows not shown, see results\.json\._`).FindStringSubmatch(md); m == nil {
 			t.Errorf("cap %d: no note about cut table rows", want)
-		} else if n, _ := strconv.Atoi(m[1]); n+rows != 5000 {
-			t.Errorf("cap %d: %d rows shown + %d cut != 5000", want, rows, n)
+		} else if n, _ := strconv.Atoi(m[1]); n+rows+shown != 5000 {
+			t.Errorf("cap %d: %d details + %d rows shown + %d cut != 5000", want, shown, rows, n)
 		}
 	}
 
@@ -339,18 +353,18 @@ func TestAppendStepSummary(t *testing.T) {
 	}
 
 	// A file already near the per-step limit: the total must still fit.
-	full := bytes.Repeat([]byte("x"), DefaultMarkdownMaxBytes-6000)
+	full := bytes.Repeat([]byte("x"), StepSummaryMaxBytes-6000)
 	os.WriteFile(p, full, 0o644)
 	if err := AppendStepSummary(run); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := os.Stat(p)
-	if st.Size() > DefaultMarkdownMaxBytes || st.Size() <= int64(len(full)) {
-		t.Errorf("size after append = %d, want in (%d, %d]", st.Size(), len(full), DefaultMarkdownMaxBytes)
+	if st.Size() > StepSummaryMaxBytes || st.Size() <= int64(len(full)) {
+		t.Errorf("size after append = %d, want in (%d, %d]", st.Size(), len(full), StepSummaryMaxBytes)
 	}
 
 	// A file already at the limit: nothing is appended, and the caller hears why.
-	full = bytes.Repeat([]byte("x"), DefaultMarkdownMaxBytes)
+	full = bytes.Repeat([]byte("x"), StepSummaryMaxBytes)
 	os.WriteFile(p, full, 0o644)
 	if err := AppendStepSummary(run); !errors.Is(err, ErrMarkdownBudget) {
 		t.Errorf("full file: err = %v, want ErrMarkdownBudget", err)
