@@ -40,11 +40,20 @@ type htPage struct {
 	Cols      int // matrix columns: ID, title, one per run
 	Runs      []htRun
 	Areas     []htArea
+	// Failing lists every case that failed, errored or warned in some run,
+	// worst first: the list a reader starts from.
+	Failing []*htCase
+	// Filter choices present in the page.
+	OutcomeChoices []Outcome
+	AreaChoices    []string
+	LevelChoices   []string
 }
 
 type htRun struct {
 	Index       int
 	Label       string
+	Verdict     string // "fail", "error", "warn", "pass": the banner's colour
+	Digest      Digest
 	Run         *Run
 	Started     string
 	StartedISO  string
@@ -71,7 +80,15 @@ type htCase struct {
 	Anchor      string
 	ID          string
 	Title       string
+	Area        string
 	Level       string
+	// Outcomes are the distinct outcomes over the runs (filter data);
+	// Search the lowercased text the search box matches.
+	Outcomes string
+	Search   string
+	// Reason is the one-line why of the worst run, for the failure list.
+	Reason    string
+	RootCause string
 	Requirement string
 	Source      string
 	SourceIsURL bool
@@ -84,10 +101,15 @@ type htCell struct {
 	RunLabel string
 	Case     *Case
 	Exchange []htExchange
+	Diffs    []Diff
 }
 
 type htExchange struct {
-	X          *Exchange
+	X *Exchange
+	// ErrClass styles X.Error: "err" when it is part of a failure, "note"
+	// when it is a remark (the control run, or a read the harness ended
+	// on purpose in a passing case).
+	ErrClass   string
 	StatusLine string
 	ReqBody    htBody
 	RespBody   htBody
@@ -118,10 +140,24 @@ func htBuild(runs []*Run) htPage {
 		if r == nil {
 			continue
 		}
-		label := mdProxyLabel(r.Proxy)
+		r = printableRun(r)
+		label := r.Proxy.Label()
+		if !p.Multi {
+			label = mdProxyLabel(r.Proxy)
+		}
 		labels = append(labels, label)
 		counts := mdCounts(r)
-		hr := htRun{Index: i + 1, Label: label, Run: r, Stale: r.StaleBaseline, ProxyLog: r.ProxyLog}
+		hr := htRun{Index: i + 1, Label: label, Run: r, Stale: r.StaleBaseline, ProxyLog: r.ProxyLog, Digest: NewDigest(r)}
+		switch {
+		case counts[Fail] > 0 || len(r.StaleBaseline) > 0:
+			hr.Verdict = "fail"
+		case counts[Error] > 0:
+			hr.Verdict = "error"
+		case counts[Warn] > 0 || r.Interrupted || !r.Complete:
+			hr.Verdict = "warn"
+		default:
+			hr.Verdict = "pass"
+		}
 		if !r.Started.IsZero() {
 			hr.Started = r.Started.Format("2006-01-02 15:04:05 MST")
 			hr.StartedISO = r.Started.Format(time.RFC3339)
@@ -189,7 +225,7 @@ func htBuild(runs []*Run) htPage {
 			n++
 			f := first[a+"\x00"+id]
 			hc := htCase{
-				Anchor: "c-" + strconv.Itoa(n), ID: id, Title: f.Title, Level: f.Level,
+				Anchor: "c-" + strconv.Itoa(n), ID: id, Title: f.Title, Area: ha.Name, Level: f.Level,
 				Requirement: f.Requirement, Source: f.Source,
 				SourceIsURL: strings.HasPrefix(f.Source, "https://") || strings.HasPrefix(f.Source, "http://"),
 				Worst:       NotRun,
@@ -202,23 +238,77 @@ func htBuild(runs []*Run) htPage {
 					if c.ID == id && c.Area == a {
 						cell.Present = true
 						cell.Case = c
+						bad := c.Outcome == Fail || c.Outcome == Error || c.Outcome == Warn || c.Outcome == ExpectedFail
 						for j := range c.Exchanges {
-							cell.Exchange = append(cell.Exchange, htExchangeOf(&c.Exchanges[j]))
+							he := htExchangeOf(&c.Exchanges[j])
+							he.ErrClass = "note"
+							if bad && c.Exchanges[j].Hop != HopControl {
+								he.ErrClass = "err"
+							}
+							cell.Exchange = append(cell.Exchange, he)
+						}
+						if bad {
+							cell.Diffs = CaseDiffs(c)
+						}
+						if !strings.Contains(" "+hc.Outcomes+" ", " "+string(c.Outcome)+" ") {
+							hc.Outcomes = strings.TrimSpace(hc.Outcomes + " " + string(c.Outcome))
 						}
 						if r := mdOutcomeRank(c.Outcome); r < worst {
 							worst = r
 							hc.Worst = c.Outcome
+							hc.Reason = htReason(c)
+							hc.RootCause = c.RootCause
 						}
 						break
 					}
 				}
 				hc.Cells = append(hc.Cells, cell)
 			}
+			hc.Search = strings.ToLower(hc.ID + " " + hc.Title + " " + hc.Reason)
 			ha.Cases = append(ha.Cases, hc)
 		}
 		p.Areas = append(p.Areas, ha)
 	}
+	// The failure list, worst first, in matrix order within one outcome.
+	for _, o := range []Outcome{Fail, Error, Warn} {
+		for i := range p.Areas {
+			for j := range p.Areas[i].Cases {
+				if hc := &p.Areas[i].Cases[j]; hc.Worst == o {
+					p.Failing = append(p.Failing, hc)
+				}
+			}
+		}
+	}
+	outcomes := map[Outcome]bool{}
+	levels := map[string]bool{}
+	for _, a := range p.Areas {
+		p.AreaChoices = append(p.AreaChoices, a.Name)
+		for _, c := range a.Cases {
+			for _, o := range strings.Fields(c.Outcomes) {
+				outcomes[Outcome(o)] = true
+			}
+			if c.Level != "" && !levels[c.Level] {
+				levels[c.Level] = true
+				p.LevelChoices = append(p.LevelChoices, c.Level)
+			}
+		}
+	}
+	for _, o := range Outcomes {
+		if outcomes[o] {
+			p.OutcomeChoices = append(p.OutcomeChoices, o)
+		}
+	}
+	sort.SliceStable(p.LevelChoices, func(i, j int) bool { return levelRank(p.LevelChoices[i]) < levelRank(p.LevelChoices[j]) })
 	return p
+}
+
+// htReason is the one line that says why a case did not pass.
+func htReason(c *Case) string {
+	s := firstNonEmpty(c.Observed, c.Reason, c.Message)
+	if l, _, ok := strings.Cut(strings.TrimSpace(s), "\n"); ok {
+		s = l
+	}
+	return mdCut(s, 240)
 }
 
 func htExchangeOf(x *Exchange) htExchange {
@@ -381,9 +471,11 @@ var htTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"add1":   func(i int) int { return i + 1 },
 }).Parse(htPageTmpl))
 
-// htPageTmpl is the whole page. The JS only adds "expand all" buttons and
-// opens a case when a matrix link targets it; without JS every <details>
-// still opens by click and links still jump.
+// htPageTmpl is the whole page: per run a verdict banner that says in one
+// line what failed, the failure list before the matrix, filters, and per
+// case the differences between the hops before the raw exchanges. The
+// script only filters, opens the case a link targets and adds "expand"
+// buttons; without it every part is still there and every link jumps.
 const htPageTmpl = `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -392,30 +484,45 @@ const htPageTmpl = `<!DOCTYPE html>
 <title>{{.Title}}</title>
 <style>
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;padding:1em 1.5em;color:#1d1d1f;background:#fff}
-h1{font-size:1.5em;margin:.2em 0 .6em}h2{font-size:1.2em;margin:1.4em 0 .5em;border-bottom:1px solid #ddd}h3{font-size:1.05em;margin:1em 0 .4em}
+h1{font-size:1.5em;margin:.2em 0 .4em}h2{font-size:1.2em;margin:1.4em 0 .5em;border-bottom:1px solid #ddd}h3{font-size:1.05em;margin:1em 0 .4em}
 code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 pre{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:4px;padding:.5em .7em;overflow:auto;max-height:30em;white-space:pre-wrap;word-break:break-all}
 table{border-collapse:collapse}th,td{text-align:left;vertical-align:top;padding:.2em .5em}
+.banner{border-radius:6px;padding:.5em .9em;margin:.4em 0;font-weight:600}
+.banner.v-fail{background:#ffebe9;border:1px solid #d1242f;color:#8a1106}.banner.v-error{background:#f5edff;border:1px solid #8250df;color:#5a1a99}
+.banner.v-warn{background:#fff8e1;border:1px solid #d4a72c;color:#7a5200}.banner.v-pass{background:#e8f7ea;border:1px solid #2da44e;color:#155d15}
+.banner ul{margin:.2em 0 0;padding-left:1.2em;font-weight:400}
+.hint{background:#eef5ff;border:1px solid #9cc3f5;border-radius:6px;padding:.4em .8em;margin:.4em 0}
+.cause{background:#fff;border:1px dashed #d1242f;border-radius:6px;padding:.4em .8em;margin:.4em 0}
 .run{border:1px solid #ddd;border-radius:6px;padding:.6em .9em;margin:.6em 0}
 .run dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em;margin:.3em 0}.run dt{color:#666}.run dd{margin:0}
 .badge{display:inline-block;border-radius:3px;padding:0 .45em;margin:0 .15em .15em 0;font-weight:600;font-size:.9em;white-space:nowrap}
 .o-fail{background:#ffd7d5;color:#8a1106}.o-error{background:#ecd9ff;color:#5a1a99}.o-warn{background:#fff0c2;color:#7a5200}
 .o-expected-fail{background:#f3e3e3;color:#7a4747}.o-info{background:#dbeaff;color:#0a3a7a}.o-pass{background:#d8f5d8;color:#155d15}
 .o-skip{background:#eee;color:#555}.o-not-run{background:#f7f7f7;color:#888}
+table.failing{width:100%}table.failing th code,table.matrix th code{white-space:nowrap}table.failing td,table.failing th{border-bottom:1px solid #eee}table.failing td.why{color:#333}
 table.matrix{width:100%}table.matrix td,table.matrix th{border-bottom:1px solid #eee}
 table.matrix tr.area th{background:#fafafa;padding-top:.6em;font-size:.95em;text-transform:uppercase;letter-spacing:.04em;color:#555}
 table.matrix td.cell{text-align:center;white-space:nowrap}table.matrix td.cell a{display:block;color:inherit;text-decoration:none}
-details.case{border:1px solid #e1e4e8;border-left-width:5px;border-radius:4px;margin:.35em 0;padding:.3em .7em}
+#filters{position:sticky;top:0;background:#fff;border-bottom:1px solid #ddd;padding:.4em 0;margin:.6em 0;z-index:1;display:flex;flex-wrap:wrap;gap:.3em 1em;align-items:center}
+#filters label{white-space:nowrap}#filters input[type=search]{min-width:16em}
+.hidden{display:none!important}
+details.case{border:1px solid #e1e4e8;border-left-width:5px;border-radius:4px;margin:.35em 0;padding:.3em .7em;background:#fff}
 details.case>summary{cursor:pointer}details.case[open]>summary{margin-bottom:.4em}
 details.case.o-fail{border-left-color:#d1242f}details.case.o-error{border-left-color:#8250df}details.case.o-warn{border-left-color:#d4a72c}
 details.case.o-pass{border-left-color:#2da44e}details.case.o-skip,details.case.o-not-run{border-left-color:#bbb}
-details.case{background:#fff}
 .result{border-top:1px dashed #ccc;padding-top:.4em;margin-top:.4em}
 .kv{display:grid;grid-template-columns:max-content auto;gap:.15em 1em}.kv dt{font-weight:600}.kv dd{margin:0;white-space:pre-wrap}
 .xchg{margin:.6em 0 .8em;padding-left:.6em;border-left:3px solid #e1e4e8}
 .xchg h5{margin:.2em 0;font-size:1em}
-table.hdr{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;margin:.2em 0 .4em}table.hdr th{color:#555;font-weight:600;white-space:nowrap}table.hdr td{word-break:break-all}
-.err{color:#8a1106;font-weight:600}
+table.hdr{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;margin:.2em 0 .4em}table.hdr th{color:#555;font-weight:600;white-space:nowrap}table.hdr td{word-break:break-all;white-space:pre-wrap}
+.diff{margin:.5em 0 .8em;border:1px solid #e1e4e8;border-radius:4px;padding:.3em .6em;background:#fcfcfd}
+.diff h5{margin:.2em 0;font-size:1em}
+table.hdr tr.d-lost td.to,table.hdr tr.d-lost td.from{background:#ffebe9}table.hdr tr.d-lost td.from{text-decoration:line-through;text-decoration-color:#d1242f}
+table.hdr tr.d-added td.to{background:#e6ffec}table.hdr tr.d-changed td.from{background:#fff8c5}table.hdr tr.d-changed td.to{background:#fff8c5;font-weight:600}
+table.hdr tr.d-hop td{color:#999}table.hdr tr.d-same td{color:#555}
+.kind{font:11px system-ui,sans-serif;border-radius:3px;padding:0 .3em}.k-lost{background:#d1242f;color:#fff}.k-added{background:#2da44e;color:#fff}.k-changed{background:#d4a72c;color:#fff}.k-hop,.k-same{color:#888}
+.err{color:#8a1106;font-weight:600}.note{color:#555;font-style:italic}
 svg.sse{max-width:100%;height:auto;background:#fcfcfc;border:1px solid #eee}
 svg.sse text{font:11px system-ui,sans-serif;fill:#555}
 .muted{color:#777}
@@ -424,13 +531,16 @@ svg.sse text{font:11px system-ui,sans-serif;fill:#555}
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<p class="muted">Generated {{.Generated}}. Click a case to expand it.</p>
 {{range .Runs}}{{$r := .}}
 <section class="run" id="run-{{.Index}}">
-<h2>Run {{.Index}}: proxy {{.Label}}</h2>
-<div>{{range .Counts}}<span class="badge {{oclass .Outcome}}">{{.N}} {{.Outcome}}</span>{{end}}</div>
+<h2>{{if $.Multi}}Run {{.Index}}: {{end}}proxy {{.Label}}</h2>
+<div class="banner v-{{.Verdict}}">{{if eq .Verdict "pass"}}No failures: {{range $i, $c := .Counts}}{{if $i}}, {{end}}{{$c.N}} {{$c.Outcome}}{{end}}{{else}}{{range $i, $c := .Counts}}{{if $i}} · {{end}}{{$c.N}} {{$c.Outcome}}{{end}}{{with .Digest.Groups}}
+<ul>{{range .}}<li>failing {{.Line}}</li>{{end}}</ul>{{end}}{{end}}</div>
+{{range .Run.Hints}}<div class="hint"><strong>Hint:</strong> {{.}}</div>{{end}}
+{{range .Digest.Causes}}<div class="cause"><strong>Root cause</strong> of {{len .Cases}} cases: {{.Cause}}<br><span class="muted">blocked:</span> {{range $i, $id := .Cases}}{{if $i}}, {{end}}<code>{{$id}}</code>{{end}}</div>{{end}}
 <dl>
 <dt>Proxy</dt><dd><code>{{.Run.Proxy.Target}}</code>{{with .Run.Proxy.Name}} — {{.}}{{end}}{{with .Run.Proxy.Version}} {{.}}{{end}}{{with .Run.Proxy.Roles}} (roles: {{join . ", "}}){{end}}</dd>
+{{with .Run.SpecVersion}}<dt>MCP revision</dt><dd>{{.}}</dd>{{end}}
 {{with .Run.Upstream}}<dt>Upstream</dt><dd><code>{{.}}</code></dd>{{end}}
 <dt>Tool</dt><dd>{{.Run.Tool.Name}} {{.Run.Tool.Version}}</dd>
 {{with .Started}}<dt>Started</dt><dd><time datetime="{{$r.StartedISO}}">{{.}}</time></dd>{{end}}
@@ -443,12 +553,31 @@ svg.sse text{font:11px system-ui,sans-serif;fill:#555}
 </section>
 {{end}}
 
+{{with .Failing}}
+<h2 id="failures">Failures ({{len .}})</h2>
+<table class="failing">
+<thead><tr><th>Case</th><th>Area</th><th>Level</th>{{range $.Runs}}<th>{{if $.Multi}}{{.Label}}{{else}}Outcome{{end}}</th>{{end}}<th>Why</th></tr></thead>
+<tbody>
+{{range .}}{{$c := .}}<tr class="row" data-o="{{.Outcomes}}" data-area="{{.Area}}" data-level="{{.Level}}" data-s="{{.Search}}"><th><a href="#{{.Anchor}}"><code>{{.ID}}</code></a></th><td>{{.Area}}</td><td>{{.Level}}</td>{{range .Cells}}<td>{{if .Present}}<span class="badge {{oclass .Case.Outcome}}">{{.Case.Outcome}}</span>{{else}}<span class="muted">—</span>{{end}}</td>{{end}}<td class="why">{{if .RootCause}}<span class="muted">blocked:</span> {{.RootCause}}{{else}}{{.Reason}}{{end}}</td></tr>
+{{end}}</tbody>
+</table>
+{{end}}
+
+<form id="filters" hidden>
+<span><strong>Show</strong></span>
+{{range .OutcomeChoices}}<label><input type="checkbox" name="o" value="{{.}}" checked> <span class="badge {{oclass .}}">{{.}}</span></label>{{end}}
+<label>area <select name="area"><option value="">all</option>{{range .AreaChoices}}<option>{{.}}</option>{{end}}</select></label>
+<label>level <select name="level"><option value="">all</option>{{range .LevelChoices}}<option>{{.}}</option>{{end}}</select></label>
+<label><input type="search" name="q" placeholder="search ID, title, reason"></label>
+<span class="muted" id="shown"></span>
+</form>
+
 <h2>Matrix</h2>
 <table class="matrix">
-<thead><tr><th>Case</th><th>Title</th>{{range .Runs}}<th title="{{.Label}}">{{if $.Multi}}Run {{.Index}}: {{end}}{{.Label}}</th>{{end}}</tr></thead>
+<thead><tr><th>Case</th><th>Title</th>{{range .Runs}}<th title="{{.Label}}">{{if $.Multi}}{{.Label}}{{else}}Outcome{{end}}</th>{{end}}</tr></thead>
 <tbody>
 {{range .Areas}}<tr class="area"><th colspan="{{$.Cols}}">{{.Name}}</th></tr>
-{{range .Cases}}{{$c := .}}<tr><th><a href="#{{.Anchor}}"><code>{{.ID}}</code></a></th><td>{{.Title}}</td>{{range .Cells}}{{if .Present}}<td class="cell {{oclass .Case.Outcome}}"><a href="#{{$c.Anchor}}">{{.Case.Outcome}}</a></td>{{else}}<td class="cell muted">—</td>{{end}}{{end}}</tr>
+{{range .Cases}}{{$c := .}}<tr class="row" data-o="{{.Outcomes}}" data-area="{{.Area}}" data-level="{{.Level}}" data-s="{{.Search}}"><th><a href="#{{.Anchor}}"><code>{{.ID}}</code></a></th><td>{{.Title}}</td>{{range .Cells}}{{if .Present}}<td class="cell {{oclass .Case.Outcome}}"><a href="#{{$c.Anchor}}">{{.Case.Outcome}}</a></td>{{else}}<td class="cell muted">—</td>{{end}}{{end}}</tr>
 {{end}}{{end}}</tbody>
 </table>
 
@@ -457,7 +586,7 @@ svg.sse text{font:11px system-ui,sans-serif;fill:#555}
 {{range .Areas}}
 <h3>{{.Name}}</h3>
 {{range .Cases}}
-<details class="case {{oclass .Worst}}" id="{{.Anchor}}">
+<details class="case row {{oclass .Worst}}" id="{{.Anchor}}" data-o="{{.Outcomes}}" data-area="{{.Area}}" data-level="{{.Level}}" data-s="{{.Search}}">
 <summary><code>{{.ID}}</code> {{.Title}} {{range .Cells}}{{if .Present}}<span class="badge {{oclass .Case.Outcome}}">{{.Case.Outcome}}</span>{{end}}{{end}}</summary>
 <dl class="kv">
 {{with .Level}}<dt>Level</dt><dd>{{.}}</dd>{{end}}
@@ -469,6 +598,7 @@ svg.sse text{font:11px system-ui,sans-serif;fill:#555}
 {{if $.Multi}}<h4>{{.RunLabel}}</h4>{{end}}
 {{with .Case}}<dl class="kv">
 <dt>Outcome</dt><dd><span class="badge {{oclass .Outcome}}">{{.Outcome}}</span>{{if gt .DurationMS 0.0}} <span class="muted">{{ms .DurationMS}} ms</span>{{end}}</dd>
+{{with .RootCause}}<dt>Root cause</dt><dd>{{.}}</dd>{{end}}
 {{with .Expected}}<dt>Expected</dt><dd>{{.}}</dd>{{end}}
 {{with .Observed}}<dt>Observed</dt><dd>{{.}}</dd>{{end}}
 {{with .Hop}}<dt>Hop</dt><dd>{{.}}</dd>{{end}}
@@ -479,10 +609,24 @@ svg.sse text{font:11px system-ui,sans-serif;fill:#555}
 </dl>
 {{with .Message}}<details><summary>Message</summary><pre>{{.}}</pre></details>{{end}}
 {{end}}
-{{range .Exchange}}{{$x := .X}}
+{{range .Diffs}}{{$d := .}}
+<div class="diff">
+<h5>What changed — {{.Title}}{{if not .Changes}} <span class="muted">(no difference between the hops)</span>{{end}}</h5>
+{{with .Status}}<p>status <span class="kind k-changed">changed</span> {{index . 0}} → <strong>{{index . 1}}</strong></p>{{end}}
+<table class="hdr"><tr><th>field</th><th>{{.FromLabel}}</th><th>{{.ToLabel}}</th><th></th></tr>
+{{range .Fields}}<tr class="d-{{.Kind}}"><th>{{.Name}}</th><td class="from">{{.From}}</td><td class="to">{{.To}}</td><td>{{if ne .Kind "same"}}<span class="kind k-{{.Kind}}">{{if eq .Kind "hop"}}per hop{{else}}{{.Kind}}{{end}}</span>{{end}}</td></tr>
+{{end}}</table>
+{{with .Params}}<table class="hdr"><caption class="muted" style="text-align:left">WWW-Authenticate, parameter by parameter</caption><tr><th>challenge</th><th>parameter</th><th>{{$d.FromLabel}}</th><th>{{$d.ToLabel}}</th><th></th></tr>
+{{range .}}<tr class="d-{{.Kind}}"><td>{{.Challenge}}</td><th>{{.Name}}</th><td class="from">{{.From}}</td><td class="to">{{.To}}</td><td>{{if ne .Kind "same"}}<span class="kind k-{{.Kind}}">{{.Kind}}</span>{{end}}</td></tr>
+{{end}}</table>{{end}}
+{{with .Body}}<p class="muted">body: {{.}}</p>{{end}}
+</div>
+{{end}}
+{{if .Exchange}}<details class="exchanges"{{if not .Diffs}} open{{end}}><summary>Exchanges at every hop ({{len .Exchange}})</summary>
+{{range .Exchange}}{{$x := .X}}{{$e := .}}
 <div class="xchg">
-<h5>{{.X.Hop}}: <code>{{.X.Request.Method}} {{.X.Request.URL}}</code> → {{if .X.Response}}{{.StatusLine}}{{else}}<span class="err">no response</span>{{end}} <span class="muted">{{ms .X.DurationMS}} ms</span></h5>
-{{with .X.Error}}<p class="err">{{.}}</p>{{end}}
+<h5>{{.X.Hop}}: <code>{{.X.Request.Method}} {{.X.Request.URL}}</code> → {{if .X.Response}}{{.StatusLine}}{{else}}<span class="{{.ErrClass}}">no response</span>{{end}} <span class="muted">{{ms .X.DurationMS}} ms</span></h5>
+{{with .X.Error}}<p class="{{$e.ErrClass}}">{{.}}</p>{{end}}
 <table class="hdr"><caption class="muted" style="text-align:left">request headers</caption>{{range .X.Request.Headers}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>{{else}}<tr><td class="muted">(none)</td></tr>{{end}}</table>
 {{if .ReqBody.Nonempty}}<pre>{{.ReqBody.Text}}</pre>{{if .ReqBody.Cut}}<p class="muted">… {{.ReqBody.Cut}} more bytes (see the HAR file)</p>{{end}}{{if .ReqBody.Harness}}<p class="muted">body cut by the harness at the evidence cap</p>{{end}}{{end}}
 {{with .X.Response}}
@@ -511,6 +655,7 @@ svg.sse text{font:11px system-ui,sans-serif;fill:#555}
 {{end}}
 </div>
 {{end}}
+</details>{{end}}
 {{with .Case}}{{with .Reproduce}}<p><strong>Reproduce</strong></p><pre>{{range .}}{{.}}
 {{end}}</pre>{{end}}{{end}}
 </div>
@@ -518,6 +663,7 @@ svg.sse text{font:11px system-ui,sans-serif;fill:#555}
 </details>
 {{end}}
 {{end}}
+<p class="muted">Generated {{.Generated}} by mcpconform. One file, no network: open it from disk.</p>
 <script>
 (function(){
   function openTarget(){
@@ -526,16 +672,44 @@ svg.sse text{font:11px system-ui,sans-serif;fill:#555}
     if(el && el.tagName==="DETAILS"){ el.open=true; el.scrollIntoView(); }
   }
   window.addEventListener("hashchange", openTarget); openTarget();
-  var tools=document.getElementById("tools"); if(!tools) return;
-  function button(label, fn){ var b=document.createElement("button"); b.type="button"; b.textContent=label; b.onclick=fn; tools.appendChild(b); }
-  function all(open, onlyFailing){
-    document.querySelectorAll("details.case").forEach(function(d){
-      d.open = open && (!onlyFailing || !(d.classList.contains("o-pass")||d.classList.contains("o-skip")));
-    });
+  var form=document.getElementById("filters");
+  if(form){
+    form.hidden=false;
+    var rows=document.querySelectorAll(".row");
+    var shown=document.getElementById("shown");
+    var apply=function(){
+      var on={}; form.querySelectorAll("input[name=o]").forEach(function(b){ on[b.value]=b.checked; });
+      var area=form.elements.area.value, level=form.elements.level.value, q=form.elements.q.value.trim().toLowerCase();
+      var n=0, total=0;
+      rows.forEach(function(r){
+        var os=(r.getAttribute("data-o")||"").split(" "), ok=false;
+        for(var i=0;i<os.length;i++){ if(on[os[i]]) ok=true; }
+        if(area && r.getAttribute("data-area")!==area) ok=false;
+        if(level && r.getAttribute("data-level")!==level) ok=false;
+        if(q && (r.getAttribute("data-s")||"").indexOf(q)<0) ok=false;
+        r.classList.toggle("hidden", !ok);
+        if(r.tagName==="DETAILS"){ total++; if(ok) n++; }
+      });
+      shown.textContent=n+" of "+total+" cases shown";
+    };
+    form.addEventListener("input", apply); form.addEventListener("change", apply);
+    form.addEventListener("submit", function(e){ e.preventDefault(); });
+    apply();
   }
-  button("Expand all", function(){ all(true,false); });
-  button("Expand non-passing", function(){ all(true,true); });
-  button("Collapse all", function(){ all(false,false); });
+  var tools=document.getElementById("tools");
+  if(tools){
+    var button=function(label, fn){ var b=document.createElement("button"); b.type="button"; b.textContent=label; b.addEventListener("click", fn); tools.appendChild(b); };
+    var all=function(open, onlyFailing){
+      document.querySelectorAll("details.case").forEach(function(d){
+        if(d.classList.contains("hidden")) return;
+        d.open = open && (!onlyFailing || !(d.classList.contains("o-pass")||d.classList.contains("o-skip")));
+      });
+    };
+    button("Expand all shown", function(){ all(true,false); });
+    button("Expand non-passing", function(){ all(true,true); });
+    button("Collapse all", function(){ all(false,false); });
+  }
+  document.body.setAttribute("data-ready","1");
 })();
 </script>
 </body>

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,7 +87,7 @@ func TestWriteHTML(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"Run 1: proxy builtin:strip-auth-params", "Run 2: proxy http://127.0.0.1:8080/mcp (goodproxy 1.4.2)",
+		"Run 1: proxy builtin:strip-auth-params", "Run 2: proxy goodproxy 1.4.2",
 		"mcpconform v0.3.0-dev", "listening on 127.0.0.1:41000", // proxy log
 		"The proxy MUST forward the WWW-Authenticate challenge", "Bearer error=\"invalid_token\"",
 		"mcpconform serve-mocks --scenario AUTH-HDR-001/WWWA-02", presHostile,
@@ -132,7 +133,13 @@ func TestWriteHTML(t *testing.T) {
 
 	// Matrix: a row for the fixed case with fail in run 1 and pass in run 2.
 	var matrixRow []string
+	var matrix *html.Node
 	htWalk(doc, func(n *html.Node) {
+		if cls, _ := htAttr(n, "class"); n.Type == html.ElementNode && n.Data == "table" && cls == "matrix" {
+			matrix = n
+		}
+	})
+	htWalk(matrix, func(n *html.Node) {
 		if n.Type == html.ElementNode && n.Data == "tr" && strings.HasPrefix(htText(n), "AUTH-HDR-001/WWWA-02") {
 			for c := n.FirstChild; c != nil; c = c.NextSibling {
 				if c.Type == html.ElementNode && c.Data == "td" {
@@ -221,4 +228,79 @@ func TestWriteHTMLUnsafeSourceNotLinked(t *testing.T) {
 	if !strings.Contains(buf.String(), "javascript:alert(1)") {
 		t.Error("source text not shown")
 	}
+}
+
+// The page opens with what failed: a banner naming the failing scenarios by
+// area and level, the root cause once with the cases it blocked, the hints,
+// and the failure list before the matrix; inside a failing case the diff
+// marks the lost challenge parameters; a control note is not styled as an
+// error; raw control bytes are shown escaped.
+func TestWriteHTMLFailuresFirstAndDiff(t *testing.T) {
+	run := htDiffFixture()
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, []*Run{run}); err != nil {
+		t.Fatal(err)
+	}
+	raw := buf.String()
+	if err := os.WriteFile(filepath.Join(t.TempDir(), "r.html"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	iBanner := strings.Index(raw, `class="banner v-fail"`)
+	iFailing := strings.Index(raw, `<h2 id="failures">Failures (3)</h2>`)
+	iMatrix := strings.Index(raw, "<h2>Matrix</h2>")
+	if iBanner < 0 || iFailing < iBanner || iMatrix < iFailing {
+		t.Errorf("order banner %d, failures %d, matrix %d", iBanner, iFailing, iMatrix)
+	}
+	for _, want := range []string{
+		"<li>failing bridging MUST: AUTH-HDR-001/WWWA-02, HTTP-E2E-002/nul</li>",
+		"<strong>Root cause</strong> of 1 cases: initialize through the proxy failed: 502 Bad Gateway",
+		"<strong>Hint:</strong> this looks like an MCP-terminating bridge; rerun with --role B",
+		"<dt>MCP revision</dt><dd>2025-11-25</dd>",
+		// The diff: realm lost, resource_metadata kept.
+		`<tr class="d-lost"><td>1 Bearer</td><th>realm</th><td class="from">&#34;mcp&#34;</td><td class="to"></td>`,
+		`<tr class="d-same"><td>1 Bearer</td><th>resource_metadata</th>`,
+		`<tr class="d-changed"><th>Www-Authenticate</th>`,
+		`<tr class="d-hop"><th>Date</th>`,
+		// Control note: neutral.
+		`<p class="note">stream still open after 1ms: the harness stopped reading</p>`,
+		// Raw bytes escaped.
+		`bad\x00token`,
+	} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.ContainsRune(raw, 0) {
+		t.Error("raw NUL in the page")
+	}
+}
+
+func htDiffFixture() *Run {
+	rm := `resource_metadata="http://127.0.0.1:7411/.well-known/oauth-protected-resource/mcp"`
+	init := Request{Method: "POST", URL: "http://127.0.0.1:8080/mcp", Body: `{"method":"initialize"}`,
+		Headers: []Header{{Name: "Content-Type", Value: "application/json"}}}
+	up := init
+	up.URL = "http://127.0.0.1:7411/mcp"
+	run := &Run{Proxy: Proxy{Target: "http://127.0.0.1:8080/mcp"}, Complete: true, SpecVersion: "2025-11-25",
+		Hints: []string{"this looks like an MCP-terminating bridge; rerun with --role B"},
+		Cases: []Case{
+			{ID: "AUTH-HDR-001/WWWA-02", Scenario: "AUTH-HDR-001", Area: "bridging", Level: "MUST", Outcome: Fail,
+				Observed: "401 with WWW-Authenticate «Bearer " + rm + "»",
+				Exchanges: []Exchange{
+					{Hop: HopControl, Request: up, Error: "stream still open after 1ms: the harness stopped reading",
+						Response: &Response{Status: 401, Headers: []Header{{Name: "Www-Authenticate", Value: `Bearer realm="mcp", ` + rm}}}},
+					{Hop: HopClientProxy, Request: init, Response: &Response{Status: 401, Headers: []Header{
+						{Name: "Date", Value: "Fri, 04 Dec 2026 06:48:36 GMT"}, {Name: "Www-Authenticate", Value: "Bearer " + rm}}}},
+					{Hop: HopProxyUpstream, Request: up, Response: &Response{Status: 401, Headers: []Header{
+						{Name: "Www-Authenticate", Value: `Bearer realm="mcp", ` + rm}}}},
+				}},
+			{ID: "HTTP-E2E-002/nul", Scenario: "HTTP-E2E-002", Area: "bridging", Level: "MUST", Outcome: Fail,
+				Observed: "forwarded bad\x00token"},
+			{ID: "SESS-001", Scenario: "SESS-001", Area: "transport", Level: "MUST", Outcome: Error,
+				RootCause: "initialize through the proxy failed: 502 Bad Gateway"},
+			{ID: "VER-001", Scenario: "VER-001", Area: "transport", Level: "MUST", Outcome: Pass},
+		}}
+	run.Cases[1].Observed = "forwarded bad\x00token"
+	run.Tally()
+	return run
 }
