@@ -77,18 +77,18 @@ type htArea struct {
 // htCase is one case ID across all runs: one row of the matrix and one
 // expandable block.
 type htCase struct {
-	Anchor      string
-	ID          string
-	Title       string
-	Area        string
-	Level       string
+	Anchor string
+	ID     string
+	Title  string
+	Area   string
+	Level  string
 	// Outcomes are the distinct outcomes over the runs (filter data);
 	// Search the lowercased text the search box matches.
 	Outcomes string
 	Search   string
 	// Reason is the one-line why of the worst run, for the failure list.
-	Reason    string
-	RootCause string
+	Reason      string
+	RootCause   string
 	Requirement string
 	Source      string
 	SourceIsURL bool
