@@ -158,6 +158,11 @@ type Response struct {
 	Headers       []Header `json:"headers"`
 	Body          string   `json:"body,omitempty"`
 	BodyTruncated bool     `json:"bodyTruncated,omitempty"`
+	// Raw is the whole response exactly as written on the socket, when the
+	// mock wrote bytes net/http cannot (a NUL or an obs-fold in a field
+	// line): Headers and Body are then a reading of it. `mock --replay`
+	// writes Raw back as it is.
+	Raw string `json:"raw,omitempty"`
 }
 
 // SSEEvent is one dispatched server-sent event with its timing.

@@ -129,6 +129,7 @@ func Redact(run *Run, secrets []string) {
 			if x.Response != nil {
 				rd.headers(x.Response.Headers)
 				x.Response.Body = rd.body(x.Response.Body, x.Response.BodyTruncated)
+				x.Response.Raw = rd.text(x.Response.Raw)
 			}
 			for k := range x.SSE {
 				e := &x.SSE[k]

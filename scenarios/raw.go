@@ -215,7 +215,9 @@ func checkMalformedField(h *H) {
 	if ex != nil {
 		h.Evidence(*ex)
 	}
+	before := len(h.c.Exchanges)
 	h.UpstreamEvidence(h.Mock().Journal.Since(mark)...)
+	rawFaultAnswer(h.c.Exchanges[before:], fault)
 	want := fmt.Sprintf("a 5xx, or 401 with a well-formed head and WWW-Authenticate «%s» (B2)", clean)
 	if err != nil {
 		h.Verdict(Mismatchf(report.HopClientProxy, want, "no complete response head: "+err.Error(), fmt.Sprintf("received %q", shorten(string(head), 300))))
@@ -246,5 +248,25 @@ func checkMalformedField(h *H) {
 	}
 	if len(d) > 0 {
 		h.Verdict(Mismatchf(report.HopClientProxy, want, fmt.Sprintf("%d with WWW-Authenticate %s", status, quoteLines(got)), d...))
+	}
+}
+
+// rawFaultAnswer fills in the answer of the raw fault at the
+// proxy→upstream hop: the journal saw no response (the bytes went to the
+// hijacked socket), so it is read from the fault's bytes and kept whole in
+// Response.Raw, for the diff between the hops and for `mock --replay`.
+func rawFaultAnswer(exs []report.Exchange, fault mockserver.Fault) {
+	for i := range exs {
+		ex := &exs[i]
+		if ex.Hop != report.HopProxyUpstream || ex.Response != nil || fault.Raw == nil {
+			continue
+		}
+		head, body, _ := bytes.Cut(fault.Raw, []byte("\r\n\r\n"))
+		status, lines := splitRawHead(append(head, '\r', '\n'))
+		ex.Response = &report.Response{Status: status, StatusText: http.StatusText(status), Proto: "HTTP/1.1", Body: string(body), Raw: string(fault.Raw)}
+		for _, l := range lines {
+			name, value, _ := strings.Cut(l, ":")
+			ex.Response.Headers = append(ex.Response.Headers, report.Header{Name: name, Value: strings.TrimLeft(value, " \t")})
+		}
 	}
 }

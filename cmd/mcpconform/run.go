@@ -440,8 +440,8 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			run.Hints = append(run.Hints, hint)
 			mu.Unlock()
 		},
-		OnBegin:      con.begin,
-		OnStart:      con.start,
+		OnBegin: con.begin,
+		OnStart: con.start,
 		OnCase: func(c report.Case) {
 			con.finished(c)
 			mu.Lock()
