@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -75,8 +76,13 @@ func explain(w io.Writer, id string) error {
 			fmt.Fprintf(w, "    %s/%s  %s\n", sc.ID, r.ID, r.Title)
 		}
 	}
-	if mockReproducible(id) {
-		fmt.Fprintf(w, "  by hand:     mcpconform mock --case %s\n", id)
-	}
+	fmt.Fprintf(w, "  by hand:     mcpconform run --proxy URL --focus '%s' --out out, then\n", regexpQuoteID(id))
+	fmt.Fprintf(w, "               mcpconform mock --replay out/results.json --case %s   (serves the recorded upstream answers, prints the curl lines)\n", id)
 	return nil
+}
+
+// regexpQuoteID makes a case ID a --focus expression that matches it alone
+// (the title follows the ID after a space).
+func regexpQuoteID(id string) string {
+	return regexp.QuoteMeta(id) + " "
 }

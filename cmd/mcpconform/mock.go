@@ -6,162 +6,69 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mcpconform/mcpconform/mockserver"
-	"github.com/mcpconform/mcpconform/scenarios"
+	"github.com/mcpconform/mcpconform/proxyundertest"
+	"github.com/mcpconform/mcpconform/report"
 )
-
-// matchInitialize is where the reproducible faults answer: the first POST of
-// a session, as in the scenarios.
-var mockMatchInitialize = mockserver.Match{Method: http.MethodPost, Path: mockserver.MCPPath, RPCMethod: "initialize"}
-
-// caseFault returns the fault a case arms on the mock, for the cases whose
-// failure is a single canned upstream answer. ok is false for cases that need
-// the full harness (sessions, timing, several hops).
-func caseFault(m *mockserver.Mock, id string) (f mockserver.Fault, describe string, ok bool, err error) {
-	sc, found := scenarios.Lookup(id)
-	if !found {
-		return f, "", false, fmt.Errorf("unknown case %q (see `mcpconform list`)", id)
-	}
-	_, row, hasRow := strings.Cut(id, "/")
-	if len(sc.Rows) > 0 && !hasRow {
-		return f, "", false, fmt.Errorf("%s is table-driven; name a row: %s", sc.ID, strings.Join(sc.CaseIDs(), ", "))
-	}
-	switch sc.ID {
-	case "AUTH-HDR-001":
-		// Rows: WWWA-NN on POST initialize, WWWA-NN-mid on a tools/list
-		// inside a session (scenarios/bridging.go).
-		chID, leg := row, ""
-		if base, ok := strings.CutSuffix(row, "-mid"); ok {
-			chID, leg = base, "mid"
-		}
-		ch, found := mockserver.ChallengeByID(chID)
-		if !found || (leg == "" && !strings.HasPrefix(row, "WWWA-")) {
-			return f, "", false, fmt.Errorf("AUTH-HDR-001 has no row %q", row)
-		}
-		match := mockMatchInitialize
-		if leg == "mid" {
-			match = mockserver.Match{Method: http.MethodPost, Path: mockserver.MCPPath, RPCMethod: "tools/list"}
-		} else if ch.ID == "WWWA-38" {
-			return f, "", false, nil // GET resume needs a session and an event id
-		}
-		f = ch.Fault(m, match)
-	case "HTTP-E2E-010":
-		// Rows: NNN on POST initialize, NNN-get on the GET stream, NNN-delete
-		// on DELETE.
-		code, leg, _ := strings.Cut(row, "-")
-		status, err := strconv.Atoi(code)
-		if err != nil || http.StatusText(status) == "" {
-			return f, "", false, fmt.Errorf("HTTP-E2E-010 has no row %q", row)
-		}
-		match := mockMatchInitialize
-		switch leg {
-		case "":
-		case "get":
-			match = mockserver.Match{Method: http.MethodGet, Path: mockserver.MCPPath}
-		case "delete":
-			match = mockserver.Match{Method: http.MethodDelete, Path: mockserver.MCPPath}
-		default:
-			return f, "", false, fmt.Errorf("HTTP-E2E-010 has no row %q", row)
-		}
-		f = mockserver.Fault{Name: "status-" + row, Match: match, Status: status, Body: mockserver.ErrorBody(status),
-			Fields: []mockserver.Field{{Name: "Content-Type", Value: "application/json"}}}
-		if status == http.StatusAccepted {
-			f.Body, f.Fields = "", nil
-		}
-		if status == http.StatusUnauthorized || status == http.StatusForbidden {
-			f.Fields = append(f.Fields, mockserver.Field{Name: "WWW-Authenticate", Value: `Bearer resource_metadata="` + m.PRMURL() + `"`})
-		}
-		if status == http.StatusMethodNotAllowed {
-			f.Fields = append(f.Fields, mockserver.Field{Name: "Allow", Value: "POST"})
-		}
-	case "HTTP-E2E-008":
-		if row != "initialize" {
-			return f, "", false, nil
-		}
-		f = mockserver.Fault{Name: "401", Match: mockMatchInitialize, Status: http.StatusUnauthorized, Body: mockserver.ErrorBody(401),
-			Fields: []mockserver.Field{
-				{Name: "WWW-Authenticate", Value: `Bearer realm="mcp", error="invalid_token", resource_metadata="` + m.PRMURL() + `"`},
-				{Name: "Content-Type", Value: "application/json"}}}
-	default:
-		return f, "", false, nil
-	}
-	f.Times = -1 // every matching request, until Ctrl-C
-	var b strings.Builder
-	what := f.Match.Method + " " + f.Match.Path
-	if f.Match.RPCMethod != "" {
-		what += " with JSON-RPC " + f.Match.RPCMethod
-		if f.Match.RPCMethod != "initialize" {
-			what += " (inside a session: initialize first)"
-		}
-	}
-	fmt.Fprintf(&b, "every %s is answered:\n  HTTP %d\n", what, f.Status)
-	for _, fl := range f.Fields {
-		fmt.Fprintf(&b, "  %s: %s\n", fl.Name, fl.Value)
-	}
-	if f.Raw != nil {
-		b.WriteString("  (written on the raw socket: the field lines are not something net/http can emit)\n")
-	}
-	fmt.Fprintf(&b, "  %s\n", f.Body)
-	return f, b.String(), true, nil
-}
-
-// mockReproducible reports whether `mock --case id` can arm the case's
-// fault. Building a fault only reads the mock's BaseURL, so an unstarted Mock
-// answers the question.
-func mockReproducible(id string) bool {
-	_, _, ok, err := caseFault(&mockserver.Mock{BaseURL: "http://" + mockserver.DefaultAddr}, id)
-	return ok && err == nil
-}
 
 func newMockCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		addr   string
-		caseID string
-		stdio  bool
+		addr    string
+		replay  string
+		caseID  string
+		proxy   string
+		stdio   bool
+		holdFor time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "mock [--addr 127.0.0.1:7411] [--case ID[/ROW]] [--stdio]",
-		Short: "Serve the mock MCP upstream on its own, optionally armed with one case's fault",
-		Long: `Serve the mock MCP upstream until Ctrl-C, to reproduce a failure by hand: point the proxy's
-upstream at the printed URL, then send the curl line from the report's "reproduce" section.
---case arms the mock permanently with that case's fault (AUTH-HDR-001/ROW, HTTP-E2E-010/ROW,
-HTTP-E2E-008/initialize); other cases need the full harness ('mcpconform run --focus ID').
+		Use:   "mock [--addr 127.0.0.1:7411] [--replay results.json --case ID [--proxy URL|builtin:NAME]] [--stdio]",
+		Short: "Serve the mock MCP upstream on its own, or replay one case's upstream answers from results.json",
+		Long: `Serve the mock MCP upstream until Ctrl-C.
+
+--replay results.json --case ID serves instead exactly what the mock answered the proxy in that
+case of that run (recorded at the proxy→upstream hop), for any scenario: point the proxy's
+upstream at the printed URL and send the printed curl lines through the proxy. --proxy URL
+sets the proxy address in those lines; --proxy builtin:NAME starts that built-in proxy in
+front of the replay. What cannot be replayed byte for byte (redacted credentials, bodies cut
+at the evidence cap) is said at the start.
+
 --stdio speaks MCP on stdin/stdout instead, for stdio bridges that spawn their upstream.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if stdio {
-				if caseID != "" {
-					return usageErr("--case does not apply to --stdio (faults are HTTP answers)")
+				if replay != "" || caseID != "" {
+					return usageErr("--replay does not apply to --stdio (the recorded answers are HTTP)")
 				}
 				return mockserver.ServeStdio(ctx, slog.New(slog.NewTextHandler(stderr, nil)))
+			}
+			if caseID != "" && replay == "" {
+				return usageErr("--case needs --replay results.json: the replay serves what the mock answered in that case of a run (mcpconform run --proxy URL --out DIR writes DIR/results.json)")
+			}
+			if replay != "" {
+				if caseID == "" {
+					return usageErr("--replay needs --case ID (a failing case of that run)")
+				}
+				return serveReplay(ctx, stdout, stderr, addr, replay, caseID, proxy, holdFor)
+			}
+			if proxy != "" {
+				return usageErr("--proxy applies to --replay")
 			}
 			m, err := mockserver.Start(mockserver.Options{Addr: addr})
 			if err != nil {
 				return usageErr("%v", err)
 			}
 			defer m.Close()
-			if caseID != "" {
-				f, describe, ok, err := caseFault(m, caseID)
-				if err != nil {
-					return usageErr("--case: %v", err)
-				}
-				if ok {
-					m.Arm(f)
-					fmt.Fprintf(stdout, "armed %s: %s", caseID, describe)
-				} else {
-					fmt.Fprintf(stdout, "%s needs the full harness (sessions, timing or several hops): run\n  mcpconform run --proxy URL --focus '%s'\nserving the plain mock meanwhile.\n", caseID, caseID)
-				}
-			}
 			fmt.Fprintf(stdout, "mock upstream %s  (legacy SSE %s)\n", m.MCPURL(), m.SSEURL())
 			fmt.Fprintf(stdout, "point the proxy's upstream at %s (origin %s); Ctrl-C stops\n", m.MCPURL(), m.BaseURL)
 			<-ctx.Done()
@@ -170,7 +77,80 @@ HTTP-E2E-008/initialize); other cases need the full harness ('mcpconform run --f
 	}
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", mockserver.DefaultAddr, "address to listen on (loopback)")
-	f.StringVar(&caseID, "case", "", "arm the fault of this case (ID/ROW) on every matching request")
+	f.StringVar(&replay, "replay", "", "results.json of a run: serve the upstream answers recorded in one of its cases (--case)")
+	f.StringVar(&caseID, "case", "", "with --replay: the case ID (SCENARIO/ROW) whose answers to serve")
+	f.StringVar(&proxy, "proxy", "", "with --replay: the proxy's URL for the printed curl lines, or builtin:NAME to start that built-in proxy in front of the replay")
+	f.DurationVar(&holdFor, "hold", replayHoldOpen, "with --replay: how long a recorded open stream (or a request that had no answer yet) is held open")
 	f.BoolVar(&stdio, "stdio", false, "speak MCP on stdin/stdout instead of HTTP")
 	return cmd
+}
+
+// serveReplay runs the replay upstream for one case until ctx ends.
+func serveReplay(ctx context.Context, stdout, stderr io.Writer, addr, path, id, proxy string, hold time.Duration) error {
+	run, err := report.ReadJSONFile(path)
+	if err != nil {
+		return usageErr("--replay: %v", err)
+	}
+	c, err := findCase(run, id)
+	if err != nil {
+		return usageErr("--case: %v", err)
+	}
+	ln, err := listenReplay(addr)
+	if err != nil {
+		return usageErr("--addr: %v", err)
+	}
+	r := newReplayer(c, run.Upstream, stderr)
+	r.hold = hold
+	r.to = "http://" + ln.Addr().String()
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			_ = srv.Close()
+		}
+	}()
+	upstream := r.to + mockserver.MCPPath
+
+	origin := ""
+	if proxy != "" {
+		if strings.HasPrefix(proxy, proxyundertest.BuiltinPrefix) {
+			t, err := proxyundertest.Open(proxy, upstream, proxyundertest.Options{Roles: run.Proxy.Roles, APIKey: randomAPIKey()})
+			if err != nil {
+				return usageErr("--proxy: %v", err)
+			}
+			defer t.Close()
+			proxy = t.MCPURL
+		}
+		u, err := url.Parse(proxy)
+		if err != nil || u.Host == "" {
+			return usageErr("--proxy %q: want the proxy's URL (http://127.0.0.1:8080/mcp) or builtin:NAME", proxy)
+		}
+		origin = u.Scheme + "://" + u.Host
+	}
+
+	fmt.Fprintf(stdout, "replaying %s of %s (%s, %s)\n", c.ID, path, report.PrintableOneLine(run.Proxy.Label()), c.Outcome)
+	fmt.Fprintf(stdout, "mock upstream %s  (replay: the recorded answers of this case)\n", upstream)
+	if proxy != "" {
+		fmt.Fprintf(stdout, "proxy under test %s\n", proxy)
+	} else {
+		fmt.Fprintf(stdout, "point the proxy's upstream at %s\n", upstream)
+	}
+	fmt.Fprintf(stdout, "recorded answers (matched by method, path and JSON-RPC method, in order):\n")
+	for _, l := range replayDescribe(r) {
+		fmt.Fprintf(stdout, "  %s\n", l)
+	}
+	for _, cv := range replayCaveats(c, r) {
+		fmt.Fprintf(stdout, "note: %s\n", cv)
+	}
+	fmt.Fprintf(stdout, "send the case's requests through the proxy (sh):\n")
+	for _, l := range curlScript(c, origin) {
+		fmt.Fprintf(stdout, "  %s\n", l)
+	}
+	fmt.Fprintf(stdout, "  # expected: %s\n  # observed in the run: %s\n", oneLineOf(firstNonEmptyStr(c.Expected, "see the requirement")),
+		oneLineOf(firstNonEmptyStr(c.Observed, c.Reason, c.Message)))
+	fmt.Fprintln(stdout, "Ctrl-C stops")
+	<-ctx.Done()
+	return nil
 }

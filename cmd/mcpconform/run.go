@@ -486,7 +486,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	if baseline != nil {
 		run.StaleBaseline = baseline.apply(run)
 	}
-	addReproduce(run)
+	addReproduce(run, reproduceTargetOf(run, o.out, o.proxyCmd != ""))
 	run.SortCases()
 	run.Tally()
 	pub := publicCopy(run, secrets, o.unredacted)
