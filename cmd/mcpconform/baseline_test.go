@@ -92,11 +92,12 @@ func TestProfileFlagsOverride(t *testing.T) {
 }
 
 func TestCurlLineQuotes(t *testing.T) {
-	got := curlLine(&report.Request{Method: "POST", URL: "http://127.0.0.1:1/mcp?a=1&b=2",
-		Headers: []report.Header{{Name: "Host", Value: "x"}, {Name: "Content-Length", Value: "9"}, {Name: "X-Q", Value: "it's"}},
-		Body:    `{"a":"b"}`})
-	want := `curl -i -sS -N -X POST 'http://127.0.0.1:1/mcp?a=1&b=2' -H 'X-Q: it'\''s' --data-raw '{"a":"b"}'`
-	if got != want {
-		t.Errorf("curl line\n got %s\nwant %s", got, want)
+	got, redacted := curlLine(&report.Request{Method: "POST", URL: "http://127.0.0.1:1/mcp?a=1&b=2",
+		Headers: []report.Header{{Name: "Host", Value: "x"}, {Name: "Content-Length", Value: "9"}, {Name: "X-Q", Value: "it's"},
+			{Name: "Mcp-Session-Id", Value: "s-1"}, {Name: "X-API-Key", Value: "<redacted:1a2b3c4d>"}},
+		Body: `{"a":"b"}`}, "", map[string]string{"s-1": "SID"}, "H_SID", 2500)
+	want := `curl -i -sS -N --http1.1 --max-time 5 -D "$H_SID" -X POST "$P"'/mcp?a=1&b=2' -H 'X-Q: it'\''s' -H "Mcp-Session-Id: $SID" -H 'X-API-Key: <redacted:1a2b3c4d>' --data-raw '{"a":"b"}'`
+	if got != want || !redacted {
+		t.Errorf("curl line (redacted %v)\n got %s\nwant %s", redacted, got, want)
 	}
 }

@@ -116,7 +116,15 @@ func serveReplay(ctx context.Context, stdout, stderr io.Writer, addr, path, id, 
 	origin := ""
 	if proxy != "" {
 		if strings.HasPrefix(proxy, proxyundertest.BuiltinPrefix) {
-			t, err := proxyundertest.Open(proxy, upstream, proxyundertest.Options{Roles: run.Proxy.Roles, APIKey: randomAPIKey()})
+			popt := proxyundertest.Options{Roles: run.Proxy.Roles, APIKey: randomAPIKey()}
+			if s, ok := proxyundertest.Lookup(strings.TrimPrefix(proxy, proxyundertest.BuiltinPrefix)); ok {
+				// results.json does not keep --cors; a specimen that needs it
+				// says so in its run arguments.
+				for _, a := range s.RunArgs {
+					popt.CORS = popt.CORS || a == "--cors"
+				}
+			}
+			t, err := proxyundertest.Open(proxy, upstream, popt)
 			if err != nil {
 				return usageErr("--proxy: %v", err)
 			}

@@ -137,6 +137,12 @@ func curlScript(c *report.Case, origin string) []string {
 	if more > 0 {
 		lines = append(lines, fmt.Sprintf("# … %d more requests in results.json", more))
 	}
+	for _, x := range c.Exchanges {
+		if x.Hop == report.HopProxyUpstream && x.Response != nil && x.Response.Raw != "" {
+			lines = append(lines, "# the upstream's answer is malformed on purpose: when curl refuses what the proxy passed on ('Nul byte in header', 'Weird server reply', exit 8), that refusal is the failure")
+			break
+		}
+	}
 	if redacted {
 		lines = append(lines, "# <redacted:…> stands for a credential of the run: put the real value back (or rerun with --unredacted)")
 	}
