@@ -1,14 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mcpconform/mcpconform/report"
 	"github.com/mcpconform/mcpconform/scenarios"
 )
 
@@ -63,12 +65,7 @@ func explain(w io.Writer, id string) error {
 	if row != nil {
 		fmt.Fprintf(w, "  row %s: %s\n", row.ID, row.Title)
 		if row.Data != nil {
-			data, err := json.MarshalIndent(row.Data, "    ", "  ")
-			if err == nil {
-				fmt.Fprintf(w, "    %s\n", data)
-			} else {
-				fmt.Fprintf(w, "    %+v\n", row.Data)
-			}
+			writeRowData(w, reflect.ValueOf(row.Data), "    ")
 		}
 	} else if len(sc.Rows) > 0 {
 		fmt.Fprintf(w, "  rows (%d): explain %s/ROW shows one\n", len(sc.Rows), sc.ID)
@@ -85,4 +82,74 @@ func explain(w io.Writer, id string) error {
 // (the title follows the ID after a space).
 func regexpQuoteID(id string) string {
 	return regexp.QuoteMeta(id) + " "
+}
+
+// writeRowData prints a row's data as "name: value" lines, nested values
+// flattened, empty ones left out, every value through report.Printable (row
+// data holds NULs and CRs on purpose).
+func writeRowData(w io.Writer, v reflect.Value, indent string) {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			if !f.IsExported() || v.Field(i).IsZero() {
+				continue
+			}
+			fv := v.Field(i)
+			for fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Interface {
+				fv = fv.Elem()
+			}
+			if fv.Kind() == reflect.Struct {
+				writeRowData(w, fv, indent)
+				continue
+			}
+			writeRowValue(w, humanName(f.Name), fv, indent)
+		}
+	default:
+		writeRowValue(w, "data", v, indent)
+	}
+}
+
+func writeRowValue(w io.Writer, name string, v reflect.Value, indent string) {
+	label := fmt.Sprintf("%s%-12s ", indent, name+":")
+	switch v.Kind() {
+	case reflect.Slice, reflect.Array:
+		if v.Len() == 1 {
+			writeRowValue(w, name, v.Index(0), indent)
+			return
+		}
+		fmt.Fprintln(w, strings.TrimRight(label, " "))
+		for i := 0; i < v.Len(); i++ {
+			fmt.Fprintf(w, "%s  - %s\n", indent, report.PrintableOneLine(fmt.Sprint(v.Index(i).Interface())))
+		}
+	case reflect.Map:
+		fmt.Fprintln(w, strings.TrimRight(label, " "))
+		for _, k := range v.MapKeys() {
+			fmt.Fprintf(w, "%s  %v: %s\n", indent, k.Interface(), report.PrintableOneLine(fmt.Sprint(v.MapIndex(k).Interface())))
+		}
+	case reflect.Struct:
+		writeRowData(w, v, indent)
+	default:
+		fmt.Fprintf(w, "%s%s\n", label, report.PrintableOneLine(fmt.Sprint(v.Interface())))
+	}
+}
+
+// humanName turns a Go field name into words: "RawLines" → "raw lines".
+func humanName(s string) string {
+	var b strings.Builder
+	rs := []rune(s)
+	for i, r := range rs {
+		upper := unicode.IsUpper(r)
+		if i > 0 && upper && (unicode.IsLower(rs[i-1]) || i+1 < len(rs) && unicode.IsLower(rs[i+1])) {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
 }
