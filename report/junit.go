@@ -24,13 +24,16 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
+	Name       string      `xml:"name,attr"`
+	Tests      int         `xml:"tests,attr"`
+	Failures   int         `xml:"failures,attr"`
+	Errors     int         `xml:"errors,attr"`
+	Skipped    int         `xml:"skipped,attr"`
+	Time       string      `xml:"time,attr"`
+	Properties *junitProps `xml:"properties,omitempty"`
+	Cases      []junitCase `xml:"testcase"`
+	area       string
+	run        *Run
 }
 
 type junitCase struct {
@@ -68,15 +71,47 @@ type junitCharData struct {
 }
 
 // WriteJUnit writes the run as JUnit XML.
-func WriteJUnit(w io.Writer, run *Run) error {
-	out := junitSuites{Name: "mcpconform " + run.Proxy.Target, Time: secs(run.DurationMS)}
+func WriteJUnit(w io.Writer, run *Run) error { return WriteJUnitRuns(w, []*Run{run}) }
+
+// WriteJUnitRuns writes one or more runs as one JUnit XML document: a
+// testsuite per run and area, named by the area (one run) or "LABEL · area"
+// (several), with the proxy, its target and the MCP revision as suite
+// properties. Every value passes through Printable.
+func WriteJUnitRuns(w io.Writer, runs []*Run) error {
+	out := junitSuites{Name: "mcpconform"}
+	var total float64
+	for _, r := range runs {
+		total += r.DurationMS
+	}
+	out.Time = secs(total)
+	if len(runs) == 1 {
+		out.Name = "mcpconform " + Printable(runs[0].Proxy.Label())
+	} else {
+		out.Name = fmt.Sprintf("mcpconform: %d proxies", len(runs))
+	}
+	for _, run := range runs {
+		run = printableRun(run)
+		junitRun(&out, run, len(runs) > 1)
+	}
+	return junitEncode(w, &out)
+}
+
+func junitRun(out *junitSuites, run *Run, multi bool) {
 	idx := map[string]int{}
+	props := []junitProp{{"proxy", run.Proxy.Label()}, {"target", run.Proxy.Target}}
+	if run.SpecVersion != "" {
+		props = append(props, junitProp{"mcp-revision", run.SpecVersion})
+	}
 	for _, c := range run.Cases {
 		i, ok := idx[c.Area]
 		if !ok {
 			i = len(out.Suites)
 			idx[c.Area] = i
-			out.Suites = append(out.Suites, junitSuite{Name: c.Area})
+			name := c.Area
+			if multi {
+				name = run.Proxy.Label() + " · " + c.Area
+			}
+			out.Suites = append(out.Suites, junitSuite{Name: name, area: c.Area, run: run, Properties: &junitProps{Props: props}})
 		}
 		s := &out.Suites[i]
 		jc := junitCase{Name: c.ID, Classname: "mcpconform." + c.Area, Time: secs(c.DurationMS)}
@@ -112,11 +147,14 @@ func WriteJUnit(w io.Writer, run *Run) error {
 		s.Tests++
 		s.Cases = append(s.Cases, jc)
 	}
+}
+
+func junitEncode(w io.Writer, out *junitSuites) error {
 	for i := range out.Suites {
 		s := &out.Suites[i]
 		var t float64
-		for _, c := range run.Cases {
-			if c.Area == s.Name {
+		for _, c := range s.run.Cases {
+			if c.Area == s.area {
 				t += c.DurationMS
 			}
 		}

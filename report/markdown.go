@@ -778,3 +778,44 @@ func mdLongestRun(s string, c byte) int {
 	}
 	return best
 }
+
+// WriteMarkdownRuns writes one summary for several runs: a table with one
+// line per run (label, verdict, counts, what failed), then each run's
+// summary, every run getting an equal share of opt.MaxBytes. One run is
+// WriteMarkdown.
+func WriteMarkdownRuns(w io.Writer, runs []*Run, opt MarkdownOptions) error {
+	if len(runs) == 1 {
+		return WriteMarkdown(w, runs[0], opt)
+	}
+	opt = opt.withDefaults()
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "### mcpconform: %d proxies\n\n| Proxy | Verdict | Failing |\n|---|---|---|\n", len(runs))
+	for _, r := range runs {
+		pr := printableRun(r)
+		counts := mdCounts(pr)
+		var parts []string
+		for _, o := range Outcomes {
+			if n := counts[o]; n > 0 {
+				parts = append(parts, mdCountPhrase(o, n))
+			}
+		}
+		var failing []string
+		for _, g := range NewDigest(pr).Groups {
+			failing = append(failing, g.Line())
+		}
+		fmt.Fprintf(&out, "| %s | %s %s | %s |\n", mdText(pr.Proxy.Label(), 200), mdVerdictEmoji(pr, counts), mdText(strings.Join(parts, " · "), 300),
+			mdText(mdCut(strings.Join(failing, "; "), 600), 800))
+	}
+	out.WriteString("\n")
+	share := (opt.MaxBytes - out.Len()) / len(runs)
+	for _, r := range runs {
+		o := opt
+		o.MaxBytes = share
+		var one bytes.Buffer
+		if err := WriteMarkdown(&one, r, o); err == nil {
+			out.Write(one.Bytes())
+		}
+	}
+	_, err := w.Write(out.Bytes())
+	return err
+}

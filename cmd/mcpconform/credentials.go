@@ -5,9 +5,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/mcpconform/mcpconform/mockserver"
 	"github.com/mcpconform/mcpconform/proxyundertest"
+	"github.com/mcpconform/mcpconform/report"
 	"github.com/mcpconform/mcpconform/scenarios"
 )
 
@@ -21,11 +24,12 @@ func (o *runOptions) mockOptions(roles []scenarios.Role) mockserver.Options {
 	return mockserver.Options{Addr: o.upstream, Authz: true, Gate: gate, TokenTTL: o.tokenTTL, AllowNonLoopback: o.listenAny, Revision: o.specVersion}
 }
 
-// authzCredentials fills what an injecting proxy needs from the mock AS,
-// prints it, and writes it as credentials.env into out when set. The
-// same values feed the {token_url} {client_id} {client_secret}
-// {refresh_token} {resource} launch placeholders.
-func authzCredentials(w io.Writer, m *mockserver.Mock, popt *proxyundertest.Options, out string) error {
+// authzCredentials fills what an injecting proxy needs from the mock AS.
+// The same values feed the {token_url} {client_id} {client_secret}
+// {refresh_token} {resource} launch placeholders. In a role I run they are
+// also written to credentials.env (in --out, else a private temporary
+// file), for a proxy configured by hand; the secrets are never printed.
+func authzCredentials(w io.Writer, m *mockserver.Mock, popt *proxyundertest.Options, out string, injector bool) error {
 	if m.Authz == nil {
 		return nil
 	}
@@ -34,17 +38,83 @@ func authzCredentials(w io.Writer, m *mockserver.Mock, popt *proxyundertest.Opti
 	popt.ClientSecret = m.AuthzClientSecret()
 	popt.RefreshToken = m.Authz.InitialRefreshToken()
 	popt.Resource = m.MCPURL()
+	if !injector {
+		return nil
+	}
 	env := fmt.Sprintf("MCPCONFORM_TOKEN_URL=%s\nMCPCONFORM_CLIENT_ID=%s\nMCPCONFORM_CLIENT_SECRET=%s\nMCPCONFORM_REFRESH_TOKEN=%s\nMCPCONFORM_RESOURCE=%s\n",
 		popt.TokenURL, popt.ClientID, popt.ClientSecret, popt.RefreshToken, popt.Resource)
 	fmt.Fprintf(w, "authorization   %s  (token URL %s, client %s, resource %s)\n", m.AuthzURL, popt.TokenURL, popt.ClientID, popt.Resource)
-	if out == "" {
-		fmt.Fprintf(w, "proxy credentials (role I):\n%s", env)
-		return nil
+	var path string
+	if out != "" {
+		path = filepath.Join(out, "credentials.env")
+		if err := os.WriteFile(path, []byte(env), 0o600); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	} else {
+		f, err := os.CreateTemp("", "mcpconform-credentials-*.env")
+		if err != nil {
+			return err
+		}
+		path = f.Name()
+		_, err = f.WriteString(env)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
 	}
-	path := filepath.Join(out, "credentials.env")
-	if err := os.WriteFile(path, []byte(env), 0o600); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	fmt.Fprintf(w, "proxy credentials (role I) written to %s\n", path)
+	fmt.Fprintf(w, "proxy credentials (role I: client secret, refresh token; valid for this run only) in %s\n", path)
 	return nil
+}
+
+// redactText replaces every secret (4 bytes or more) in s by its report
+// fingerprint, longest first, for lines printed to the console.
+func redactText(s string, secrets []string) string {
+	ss := append([]string(nil), secrets...)
+	sort.Slice(ss, func(i, j int) bool { return len(ss[i]) > len(ss[j]) })
+	for _, sec := range ss {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, report.Fingerprint(sec))
+		}
+	}
+	return s
+}
+
+// runOutputs are the files and folders a run writes into --out. A rerun
+// into the same folder removes them first, so nothing of an earlier run
+// (a HAR of a case that passes now, credentials of a role I run) is left
+// to be read as this run's.
+var runOutputs = []string{"results.json", "junit.xml", "summary.md", "report.html", "credentials.env", "har"}
+
+// cleanOut removes the outputs of an earlier run from dir and says how many
+// it removed. Other files are left alone; har/ is removed only when it
+// holds nothing but .har files.
+func cleanOut(dir string) (int, error) {
+	n := 0
+	for _, name := range runOutputs {
+		p := filepath.Join(dir, name)
+		st, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		if st.IsDir() {
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				return n, err
+			}
+			for _, e := range entries {
+				if e.IsDir() || !strings.HasSuffix(e.Name(), ".har") {
+					return n, fmt.Errorf("%s holds %s, which is not a HAR file of a run: not removing it (choose an empty --out)", p, e.Name())
+				}
+			}
+			if err := os.RemoveAll(p); err != nil {
+				return n, err
+			}
+		} else if err := os.Remove(p); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }

@@ -88,6 +88,16 @@ func TestProxyCmdCredentialsRedacted(t *testing.T) {
 	if !strings.Contains(cr.run.ProxyLog, "secret=[<redacted") {
 		t.Errorf("the proxy log does not show the redacted placeholder output:\n%s", cr.run.ProxyLog)
 	}
+	// Nor are they printed: the launch line and the credentials line name
+	// the file, never the values.
+	for _, s := range secrets {
+		if strings.Contains(cr.output, s) {
+			t.Errorf("the console output contains the credential %s…:\n%s", s[:6], cr.output)
+		}
+	}
+	if !strings.Contains(cr.output, "in "+filepath.Join(dir, "credentials.env")) {
+		t.Errorf("the console does not say where credentials.env is:\n%s", cr.output)
+	}
 	for _, name := range []string{"results.json", "junit.xml", "summary.md", "report.html"} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {

@@ -229,6 +229,11 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		if err := os.MkdirAll(o.out, 0o755); err != nil {
 			return usageErr("--out: %v", err)
 		}
+		if n, err := cleanOut(o.out); err != nil {
+			return usageErr("--out: %v", err)
+		} else if n > 0 {
+			fmt.Fprintf(stdout, "removed %d output(s) of an earlier run from %s\n", n, o.out)
+		}
 	}
 
 	run := &report.Run{
@@ -271,7 +276,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		run.Upstream = m.MCPURL()
 		fmt.Fprintf(stdout, "mock upstream   %s  (legacy SSE %s)\n", m.MCPURL(), m.SSEURL())
 		popt := o.proxyOptions(roles)
-		if err := authzCredentials(stdout, m, &popt, o.out); err != nil {
+		if err := authzCredentials(stdout, m, &popt, o.out, hasRole(roles, scenarios.RoleI)); err != nil {
 			setupCode = exitUsage
 			return nil, err
 		}
@@ -295,7 +300,9 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			values = o.placeholders(m, port, popt, tmpDir)
 			cmdline, _ := proxyundertest.Expand(o.proxyCmd, values)
 			spec, _ = proxyundertest.Expand(o.proxy, values)
-			fmt.Fprintf(stdout, "launching proxy  %s\n", cmdline)
+			mu.Lock()
+			fmt.Fprintf(stdout, "launching proxy  %s\n", redactText(cmdline, secrets))
+			mu.Unlock()
 			run.Proxy.Target = spec
 			run.Notes = append(run.Notes, "proxy launched with: "+cmdline)
 			l, err := proxyundertest.Launch(cmdline, nil)
@@ -443,7 +450,11 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		OnBegin: con.begin,
 		OnStart: con.start,
 		OnCase: func(c report.Case) {
-			con.finished(c)
+			// The console shows what the reports show: credentials redacted.
+			mu.Lock()
+			shown := publicCopy(&report.Run{Schema: report.SchemaVersion, Cases: []report.Case{c}}, secrets, o.unredacted).Cases[0]
+			mu.Unlock()
+			con.finished(shown)
 			mu.Lock()
 			run.Cases = append(run.Cases, c)
 			mu.Unlock()
