@@ -21,6 +21,7 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+	$(MAKE) --no-print-directory lint-action
 
 # Each fuzz target for FUZZTIME (longer: make fuzz FUZZTIME=5m).
 fuzz:
@@ -40,6 +41,21 @@ DETECTN ?= 10
 .PHONY: bench-detect
 bench-detect:
 	$(GO) test -run='^$$' -bench='^BenchmarkSSE(Detection|FalseAlarm)$$' -benchtime=$(DETECTN)x -timeout 30m ./scenarios/
+
+# actionlint on a workflow that uses the action from this checkout (the
+# README's CI example): it checks the workflow and, through `uses: ./`, the
+# inputs against action.yml. actionlint only resolves a local action inside a
+# project with .github/workflows, so both are copied into a scratch one.
+# Skipped with a message when actionlint cannot be fetched.
+ACTIONLINT ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+.PHONY: lint-action
+lint-action:
+	@if ! $(GO) run $(ACTIONLINT) -version >/dev/null 2>&1; then \
+	  echo "lint-action: actionlint not available ($(GO) run $(ACTIONLINT) failed); skipped"; exit 0; fi; \
+	d=$$(mktemp -d); mkdir -p $$d/.git $$d/.github/workflows; \
+	cp action.yml $$d/; cp cmd/mcpconform/testdata/action-workflow.yml $$d/.github/workflows/; \
+	(cd $$d && $(GO) run $(ACTIONLINT)); status=$$?; rm -rf $$d; \
+	if [ $$status -eq 0 ]; then echo "lint-action: action.yml and the example workflow pass actionlint"; fi; exit $$status
 
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@2026.2.2 ./...

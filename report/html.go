@@ -507,7 +507,7 @@ table.matrix td.cell{text-align:center;white-space:nowrap}table.matrix td.cell a
 #filters{position:sticky;top:0;background:#fff;border-bottom:1px solid #ddd;padding:.4em 0;margin:.6em 0;z-index:1;display:flex;flex-wrap:wrap;gap:.3em 1em;align-items:center}
 #filters label{white-space:nowrap}#filters input[type=search]{min-width:16em}
 .hidden{display:none!important}
-details.case{border:1px solid #e1e4e8;border-left-width:5px;border-radius:4px;margin:.35em 0;padding:.3em .7em;background:#fff}
+details.case{border:1px solid #e1e4e8;border-left-width:5px;border-radius:4px;margin:.35em 0;padding:.3em .7em;background:#fff;color:#1d1d1f}
 details.case>summary{cursor:pointer}details.case[open]>summary{margin-bottom:.4em}
 details.case.o-fail{border-left-color:#d1242f}details.case.o-error{border-left-color:#8250df}details.case.o-warn{border-left-color:#d4a72c}
 details.case.o-pass{border-left-color:#2da44e}details.case.o-skip,details.case.o-not-run{border-left-color:#bbb}
@@ -521,7 +521,7 @@ table.hdr{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;margin:.2em 0 .4em
 table.hdr tr.d-lost td.to,table.hdr tr.d-lost td.from{background:#ffebe9}table.hdr tr.d-lost td.from{text-decoration:line-through;text-decoration-color:#d1242f}
 table.hdr tr.d-added td.to{background:#e6ffec}table.hdr tr.d-changed td.from{background:#fff8c5}table.hdr tr.d-changed td.to{background:#fff8c5;font-weight:600}
 table.hdr tr.d-hop td{color:#999}table.hdr tr.d-same td{color:#555}
-.kind{font:11px system-ui,sans-serif;border-radius:3px;padding:0 .3em}.k-lost{background:#d1242f;color:#fff}.k-added{background:#2da44e;color:#fff}.k-changed{background:#d4a72c;color:#fff}.k-hop,.k-same{color:#888}
+.kind{font:11px system-ui,sans-serif;border-radius:3px;padding:0 .3em;white-space:nowrap}.k-lost{background:#d1242f;color:#fff}.k-added{background:#2da44e;color:#fff}.k-changed{background:#d4a72c;color:#fff}.k-hop,.k-same{color:#888}
 .err{color:#8a1106;font-weight:600}.note{color:#555;font-style:italic}
 svg.sse{max-width:100%;height:auto;background:#fcfcfc;border:1px solid #eee}
 svg.sse text{font:11px system-ui,sans-serif;fill:#555}
