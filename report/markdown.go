@@ -273,6 +273,7 @@ const mdAnnotationMax = 10
 // saying how many were left out. No file= is given: the failures are in the
 // proxy, not in a source file of the repository.
 func WriteAnnotations(w io.Writer, run *Run) {
+	run = printableRun(run)
 	var errs, warns []string
 	if len(run.StaleBaseline) > 0 {
 		errs = append(errs, mdAnnotation("error", "stale baseline",
