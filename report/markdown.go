@@ -273,7 +273,6 @@ const mdAnnotationMax = 10
 // saying how many were left out. No file= is given: the failures are in the
 // proxy, not in a source file of the repository.
 func WriteAnnotations(w io.Writer, run *Run) {
-	run = printableRun(run)
 	var errs, warns []string
 	if len(run.StaleBaseline) > 0 {
 		errs = append(errs, mdAnnotation("error", "stale baseline",
@@ -311,8 +310,11 @@ func WriteAnnotations(w io.Writer, run *Run) {
 	}
 }
 
+// mdAnnotation encodes CR and LF as the workflow-command syntax wants, then
+// passes the rest through Printable (a NUL or ESC from the proxy must not
+// reach the log raw).
 func mdAnnotation(kind, title, msg string) string {
-	return "::" + kind + " title=" + mdEscapeProperty(title) + "::" + mdEscapeData(msg) + "\n"
+	return "::" + kind + " title=" + Printable(mdEscapeProperty(title)) + "::" + Printable(mdEscapeData(msg)) + "\n"
 }
 
 func mdAnnotationMessage(c *Case) string {

@@ -369,7 +369,8 @@ func TestReportCommand(t *testing.T) {
 	if !bytes.Contains(page, []byte("proxy-alpha")) || !bytes.Contains(page, []byte("proxy-beta")) {
 		t.Error("side-by-side HTML lacks one of the runs")
 	}
-	for _, p := range []string{md, junit, filepath.Join(har, "VER-001.har")} {
+	// Several files: a HAR folder per run, numbered and named by the run.
+	for _, p := range []string{md, junit, filepath.Join(har, "1-proxy-alpha", "VER-001.har")} {
 		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", p, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -195,8 +196,8 @@ func (c *console) interrupted() {
 }
 
 // finished is scenarios.Config.OnCase: one line per case that needs a
-// reader's eye; skips and not-run cases are folded into the summary
-// unless -v.
+// reader's eye; skips and not-run cases (and, on a terminal, passes) are
+// folded into the summary unless -v.
 func (c *console) finished(cs report.Case) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -213,7 +214,10 @@ func (c *console) finished(cs report.Case) {
 	if m.mark == "" {
 		m.mark = strings.ToUpper(string(outcome))
 	}
-	if (outcome == report.Skip || outcome == report.NotRun) && !c.verbose {
+	// On a terminal the live line already shows progress: a pass adds
+	// nothing a reader must act on. In a pipe each pass is the progress.
+	folded := outcome == report.Skip || outcome == report.NotRun || (outcome == report.Pass && c.tty)
+	if folded && !c.verbose {
 		c.folded[outcome]++
 		if c.tty {
 			c.drawLiveIdle()
@@ -329,7 +333,8 @@ func (c *console) summary(run *report.Run, out string, failFast bool) {
 		fmt.Fprintf(w, "stale baseline entry (now passes): %s\n", report.PrintableOneLine(s))
 	}
 	if out != "" {
-		fmt.Fprintf(w, "reports in %s  (start with %s)\n", out, strings.TrimPrefix(out+"/report.html", "./"))
+		fmt.Fprintf(w, "reports in %s\n", out)
+		fmt.Fprintf(w, "start with %s\n", filepath.Join(out, "report.html"))
 	}
 }
 

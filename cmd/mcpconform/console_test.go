@@ -58,7 +58,8 @@ func TestConsolePipe(t *testing.T) {
 }
 
 // On a terminal the live line is drawn and cleared before each finished
-// line, so no finished line carries progress text.
+// line, so no finished line carries progress text; passes are folded into
+// the live line.
 func TestConsoleTTY(t *testing.T) {
 	var buf bytes.Buffer
 	con := newConsole(&buf, false, nil)
@@ -66,12 +67,17 @@ func TestConsoleTTY(t *testing.T) {
 	con.begin(2)
 	con.start("SESS-001", "title")
 	con.finished(report.Case{ID: "SESS-001", Outcome: report.Pass})
+	con.start("VER-001", "title")
+	con.finished(report.Case{ID: "VER-001", Outcome: report.Fail, Message: "expected: x"})
 	con.close()
 	out := buf.String()
-	if !strings.Contains(out, "[0/2] SESS-001") {
+	if !strings.Contains(out, "[0/2] SESS-001") || !strings.Contains(out, "[1/2] VER-001") {
 		t.Errorf("no live line: %q", out)
 	}
-	if !strings.Contains(out, "\r\x1b[K\x1b[32mPASS ") {
+	if !strings.Contains(out, "\r\x1b[K\x1b[1;31mFAIL \x1b[0m VER-001") {
 		t.Errorf("finished line not drawn over a cleared live line in colour: %q", out)
+	}
+	if strings.Contains(out, "PASS") {
+		t.Errorf("a pass printed on a terminal: %q", out)
 	}
 }
