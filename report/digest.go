@@ -177,3 +177,31 @@ func CaseList(ids []string, max int) string {
 	}
 	return strings.Join(ids[:max], ", ") + fmt.Sprintf(" and %d more", len(ids)-max)
 }
+
+// RunLabels names each of several runs for columns and suites: its Label,
+// with the MCP revision added where two runs share a label (one proxy judged
+// against several revisions), and the run's number where that is not
+// enough either.
+func RunLabels(runs []*Run) []string {
+	out := make([]string, len(runs))
+	count := map[string]int{}
+	for i, r := range runs {
+		out[i] = r.Proxy.Label()
+		count[out[i]]++
+	}
+	seen := map[string]int{}
+	for i, r := range runs {
+		if count[out[i]] > 1 && r.SpecVersion != "" {
+			out[i] += " · MCP " + r.SpecVersion
+		}
+	}
+	for _, l := range out {
+		seen[l]++
+	}
+	for i := range out {
+		if seen[out[i]] > 1 {
+			out[i] += fmt.Sprintf(" #%d", i+1)
+		}
+	}
+	return out
+}

@@ -136,12 +136,16 @@ func htBodyOf(s string, truncated bool) htBody {
 func htBuild(runs []*Run) htPage {
 	p := htPage{Generated: time.Now().UTC().Format(time.RFC3339), Multi: len(runs) > 1}
 	var labels []string
-	for i, r := range runs {
-		if r == nil {
-			continue
+	var live []*Run
+	for _, r := range runs {
+		if r != nil {
+			live = append(live, r)
 		}
+	}
+	names := RunLabels(live)
+	for i, r := range live {
 		r = printableRun(r)
-		label := r.Proxy.Label()
+		label := Printable(names[i])
 		if !p.Multi {
 			label = mdProxyLabel(r.Proxy)
 		}

@@ -89,14 +89,15 @@ func WriteJUnitRuns(w io.Writer, runs []*Run) error {
 	} else {
 		out.Name = fmt.Sprintf("mcpconform: %d proxies", len(runs))
 	}
-	for _, run := range runs {
+	names := RunLabels(runs)
+	for i, run := range runs {
 		run = printableRun(run)
-		junitRun(&out, run, len(runs) > 1)
+		junitRun(&out, run, Printable(names[i]), len(runs) > 1)
 	}
 	return junitEncode(w, &out)
 }
 
-func junitRun(out *junitSuites, run *Run, multi bool) {
+func junitRun(out *junitSuites, run *Run, label string, multi bool) {
 	idx := map[string]int{}
 	props := []junitProp{{"proxy", run.Proxy.Label()}, {"target", run.Proxy.Target}}
 	if run.SpecVersion != "" {
@@ -109,7 +110,7 @@ func junitRun(out *junitSuites, run *Run, multi bool) {
 			idx[c.Area] = i
 			name := c.Area
 			if multi {
-				name = run.Proxy.Label() + " · " + c.Area
+				name = label + " · " + c.Area
 			}
 			out.Suites = append(out.Suites, junitSuite{Name: name, area: c.Area, run: run, Properties: &junitProps{Props: props}})
 		}

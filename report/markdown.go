@@ -793,7 +793,8 @@ func WriteMarkdownRuns(w io.Writer, runs []*Run, opt MarkdownOptions) error {
 	opt = opt.withDefaults()
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "### mcpconform: %d proxies\n\n| Proxy | Verdict | Failing |\n|---|---|---|\n", len(runs))
-	for _, r := range runs {
+	names := RunLabels(runs)
+	for i, r := range runs {
 		pr := printableRun(r)
 		counts := mdCounts(pr)
 		var parts []string
@@ -806,7 +807,7 @@ func WriteMarkdownRuns(w io.Writer, runs []*Run, opt MarkdownOptions) error {
 		for _, g := range NewDigest(pr).Groups {
 			failing = append(failing, g.Line())
 		}
-		fmt.Fprintf(&out, "| %s | %s %s | %s |\n", mdText(pr.Proxy.Label(), 200), mdVerdictEmoji(pr, counts), mdText(strings.Join(parts, " · "), 300),
+		fmt.Fprintf(&out, "| %s | %s %s | %s |\n", mdText(Printable(names[i]), 200), mdVerdictEmoji(pr, counts), mdText(strings.Join(parts, " · "), 300),
 			mdText(mdCut(strings.Join(failing, "; "), 600), 800))
 	}
 	out.WriteString("\n")

@@ -46,3 +46,20 @@ func TestPrintableRunDeepCopy(t *testing.T) {
 		t.Error("the original run was changed")
 	}
 }
+
+// One proxy judged against several revisions gets one column per revision;
+// runs that differ in nothing are numbered.
+func TestRunLabels(t *testing.T) {
+	runs := []*Run{
+		{Proxy: Proxy{Target: "http://127.0.0.1:1/mcp", Name: "nginx"}, SpecVersion: "2025-06-18"},
+		{Proxy: Proxy{Target: "http://127.0.0.1:2/mcp", Name: "nginx"}, SpecVersion: "2025-11-25"},
+		{Proxy: Proxy{Target: "builtin:reference"}},
+		{Proxy: Proxy{Target: "builtin:reference"}},
+		{Proxy: Proxy{Target: "x", Name: "caddy"}},
+	}
+	got := strings.Join(RunLabels(runs), " | ")
+	want := "nginx · MCP 2025-06-18 | nginx · MCP 2025-11-25 | builtin:reference #3 | builtin:reference #4 | caddy"
+	if got != want {
+		t.Errorf("RunLabels\n got %s\nwant %s", got, want)
+	}
+}
