@@ -115,6 +115,9 @@ func init() {
 		Description: "keeps the upstream request alive when the client hangs up (detached context, body drained)",
 		Bug:         "proxies that detach the upstream call from the client connection (context.WithoutCancel, background tee)",
 		Guards:      []string{"RES-004"},
+		// RES-004 is a SHOULD before MCP 2026-07-28 (the default revision
+		// is older); --strict makes the warning gate the run.
+		RunArgs: []string{"--strict"},
 		Apply: func(r *Reference) {
 			r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
 				pr.Out = pr.Out.WithContext(context.WithoutCancel(pr.Out.Context()))
