@@ -57,6 +57,8 @@ type Config struct {
 	LabelFilter  string
 	Focus        []string
 	FailFast     bool
+	// Strict makes a broken SHOULD (warn) a failure, as each case ends.
+	Strict bool
 	// Timeout bounds each scenario; SuiteTimeout the whole run.
 	Timeout      time.Duration
 	SuiteTimeout time.Duration
@@ -433,6 +435,9 @@ func (st *runState) finish(sr types.SpecReport) {
 	}
 	s, _ := Lookup(c.Scenario)
 	report.FromSpec(sr, c, s.LevelAt(st.cfg.SpecVersion).Outcome())
+	if st.cfg.Strict && c.Outcome == report.Warn {
+		c.Outcome = report.Fail
+	}
 	if c.Outcome == report.Pass || c.Outcome == report.Skip || c.Outcome == report.NotRun {
 		c.RootCause = "" // the prerequisite failed on the way but did not decide the case
 	}

@@ -434,6 +434,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		LabelFilter:  o.labelFilter,
 		Focus:        o.focus,
 		FailFast:     o.failFast,
+		Strict:       o.strict,
 		Timeout:      o.timeout,
 		SuiteTimeout: o.suiteTimeout,
 		MaxBody:      o.maxBody,
@@ -486,13 +487,6 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	}
 	if unreachable != nil {
 		run.Notes = append(run.Notes, "proxy unreachable at start: "+unreachable.Error())
-	}
-	if o.strict {
-		for i := range run.Cases {
-			if run.Cases[i].Outcome == report.Warn {
-				run.Cases[i].Outcome = report.Fail
-			}
-		}
 	}
 	if baseline != nil {
 		run.StaleBaseline = baseline.apply(run)
