@@ -105,6 +105,10 @@ func (m *Mock) newMCPServer(logger *slog.Logger, revision string) *mcp.Server {
 					case <-t.C:
 					}
 					data := NotifyData{Seq: i, Sent: time.Now().UTC().Format(time.RFC3339Nano)}
+					// Logging is deprecated from 2026-07-28, but it is the
+					// server-initiated message of the stateful revisions
+					// whose standalone stream this tool exercises.
+					//lint:ignore SA1019 see above
 					if ss.Log(context.Background(), &mcp.LoggingMessageParams{Level: "info", Logger: NotifyLogger, Data: data}) != nil {
 						return // session gone
 					}

@@ -5,6 +5,9 @@ package proxyundertest
 func init() {
 	cors := func(p corsPolicy) func(*Reference) {
 		return func(r *Reference) {
+			if !r.Opt.CORS || len(r.Middleware) == 0 {
+				return // not browser-facing (no --cors): nothing to break
+			}
 			// The last middleware is the reference's CORS layer (Order 90,
 			// outermost); swap it for the faulty one.
 			r.Middleware[len(r.Middleware)-1] = corsMiddleware(p)

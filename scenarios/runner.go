@@ -315,8 +315,18 @@ func buildTree() {
 			st.setupErr = errors.New("no setup configured")
 			return
 		}
-		env, err := st.cfg.Setup(ctx)
-		st.env, st.setupErr = env, err
+		func() {
+			// A setup that panics (a built-in proxy that cannot start as
+			// asked) must end every case as an error, not skip them all
+			// and leave an empty, passing run.
+			defer func() {
+				if r := recover(); r != nil {
+					st.env, st.setupErr = nil, fmt.Errorf("setup panicked: %v", r)
+				}
+			}()
+			env, err := st.cfg.Setup(ctx)
+			st.env, st.setupErr = env, err
+		}()
 	}, ginkgo.NodeTimeout(time.Minute))
 
 	ginkgo.ReportBeforeSuite(func(r types.Report) {
