@@ -25,6 +25,9 @@ type Reference struct {
 	Proxy    *httputil.ReverseProxy
 	// Opt is what the run declared (roles, credentials, API key).
 	Opt Options
+	// Errors receives the proxy's ErrorLog: its own account of failures on
+	// the upstream hop.
+	Errors *ErrorLog
 
 	// RequestHooks run on every outbound request after the reference rewrite.
 	RequestHooks []func(*httputil.ProxyRequest)
@@ -64,7 +67,7 @@ func RegisterFeature(f Feature) {
 // host; any path on it is ignored because paths are forwarded as received),
 // with every registered feature installed for opt.
 func NewReference(upstream *url.URL, opt Options) *Reference {
-	r := &Reference{Upstream: upstream, Opt: opt}
+	r := &Reference{Upstream: upstream, Opt: opt, Errors: &ErrorLog{}}
 	r.Proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// Not SetURL: it joins paths, which is how Go proxies end up
@@ -85,10 +88,12 @@ func NewReference(upstream *url.URL, opt Options) *Reference {
 			}
 			return nil
 		},
-		// Upstream cuts are scripted on purpose (SSE-PARSE-005); the
-		// client sees them, the user's terminal need not.
-		ErrorLog: log.New(io.Discard, "", 0),
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+		// Kept per proxy, not printed: upstream cuts are scripted on
+		// purpose (SSE-PARSE-005) and the terminal need not see them; a
+		// failing case shows what was logged while it ran.
+		ErrorLog: log.New(r.Errors, "", 0),
+		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+			r.Proxy.ErrorLog.Printf("%s %s: proxy error: %v", req.Method, req.URL.Path, err)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadGateway)
 			fmt.Fprintf(w, `{"error":"bad gateway","detail":%q}`, err.Error())
@@ -109,7 +114,36 @@ func (r *Reference) Handler() http.Handler {
 	for _, m := range r.Middleware {
 		h = m(h)
 	}
-	return h
+	// Outermost, on the server's own ResponseWriter: the middleware's
+	// wrappers need not forward the call.
+	return fullDuplex(h)
+}
+
+// fullDuplex lets the proxy write the response while its transport is still
+// reading the request body. ReverseProxy hands the inbound body to the
+// transport, which reads it once more after Content-Length bytes (to see
+// nothing follows); by default an HTTP/1 net/http server drains and closes an
+// unfinished request body when the response head is written. When the
+// upstream answers quickly (an SSE stream's first event) and that last read
+// is scheduled late (a loaded machine), it fails with "invalid Read on closed
+// Body", the transport tears down the upstream connection, and the stream is
+// cut mid-body ("unexpected EOF" at the client; golang/go#40747, which
+// ReverseProxy leaves to its caller). A client sending its body slowly would
+// likewise get no response head until the body is complete.
+func fullDuplex(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// Not supported on HTTP/2, where reads and writes never conflict.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		// In full-duplex mode a body the handler never read to its end
+		// (a middleware answering on its own) is drained by the server
+		// after it stopped watching the connection, and the next request
+		// on it panics with "invalid concurrent Body.Read call"
+		// (golang/go#68560). Closing the body here drains it (bounded, as
+		// the server would) while the handler still runs; after
+		// ReverseProxy, which closes it itself, this is a no-op.
+		defer req.Body.Close()
+		h.ServeHTTP(w, req)
+	})
 }
 
 // replaceBody swaps a response body and fixes the framing fields, as a proxy

@@ -88,7 +88,10 @@ type Target struct {
 	Display string
 	// Specimen is set for builtin targets.
 	Specimen *Specimen
-	close    func() error
+	// Errors is a built-in reference-based proxy's error log (nil for
+	// external proxies and for built-ins that are not HTTP proxies).
+	Errors *ErrorLog
+	close  func() error
 }
 
 // Close stops a built-in proxy; a no-op for external ones.
@@ -204,6 +207,7 @@ func startBuiltin(name, upstreamMCP string, opt Options) (*Target, error) {
 		h = s.Handler(origin)
 	} else {
 		ref = NewReference(origin, opt)
+		t.Errors = ref.Errors
 		if s.Apply != nil {
 			s.Apply(ref)
 		}
