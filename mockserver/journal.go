@@ -2,6 +2,7 @@ package mockserver
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -44,7 +45,19 @@ type Entry struct {
 	respTrunc    bool
 	finished     time.Time
 	clientGoneAt time.Time
+	// respBytes counts the body bytes written; writeErr is the first
+	// failed write and writeErrAt when it failed: the proxy had closed the
+	// connection while the upstream was still answering.
+	respBytes  int64
+	writeErr   error
+	writeErrAt time.Time
+	// ended is closed once the handler has returned (see Ended).
+	ended chan struct{}
 }
+
+// Ended is closed once the upstream has finished with the request: its
+// answer is complete, or the connection is gone.
+func (e *Entry) Ended() <-chan struct{} { return e.ended }
 
 // Response returns what the upstream answered so far: status, header, body
 // (capped), and whether the handler has finished.
@@ -67,6 +80,7 @@ func (e *Entry) Exchange() report.Exchange {
 	status, rh, body, _ := e.Response()
 	e.mu.Lock()
 	trunc, fin := e.respTrunc, e.finished
+	cut := e.cutReasonLocked()
 	e.mu.Unlock()
 	u := e.Path
 	if e.RawQuery != "" {
@@ -82,6 +96,7 @@ func (e *Entry) Exchange() report.Exchange {
 			Headers: headerList(e.Header),
 			Body:    string(e.Body),
 		},
+		Error: cut,
 	}
 	if !fin.IsZero() {
 		ex.DurationMS = float64(fin.Sub(e.Time).Microseconds()) / 1000
@@ -96,6 +111,21 @@ func (e *Entry) Exchange() report.Exchange {
 		}
 	}
 	return ex
+}
+
+// cutReasonLocked says how the upstream's answer was cut short by the proxy
+// hanging up, or "" when it was not: the upstream's side of a stream that
+// ended early at the client. e.mu must be held.
+func (e *Entry) cutReasonLocked() string {
+	switch {
+	case e.writeErr != nil:
+		return fmt.Sprintf("the upstream's response was cut: a write after %d body bytes failed at +%dms (%v); the proxy had closed the connection while the upstream was still answering",
+			e.respBytes, e.writeErrAt.Sub(e.Time).Milliseconds(), e.writeErr)
+	case !e.clientGoneAt.IsZero():
+		return fmt.Sprintf("the proxy closed the connection at +%dms, after %d response body bytes, before the upstream had finished answering",
+			e.clientGoneAt.Sub(e.Time).Milliseconds(), e.respBytes)
+	}
+	return ""
 }
 
 // headerList flattens a header map into field lines, names sorted as Go writes
@@ -200,7 +230,14 @@ func (r *recorder) Write(p []byte) (int, error) {
 		r.e.respTrunc = true
 	}
 	r.e.mu.Unlock()
-	return r.ResponseWriter.Write(p)
+	n, err := r.ResponseWriter.Write(p)
+	r.e.mu.Lock()
+	r.e.respBytes += int64(n)
+	if err != nil && r.e.writeErr == nil {
+		r.e.writeErr, r.e.writeErrAt = err, time.Now()
+	}
+	r.e.mu.Unlock()
+	return n, err
 }
 
 func (r *recorder) Flush() {

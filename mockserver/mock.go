@@ -208,6 +208,7 @@ func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		RawQuery: r.URL.RawQuery,
 		Proto:    r.Proto,
 		Header:   r.Header.Clone(),
+		ended:    make(chan struct{}),
 	}
 	if r.Body != nil {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, maxJournalBody+1))
@@ -239,6 +240,7 @@ func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.done = true
 		e.finished = time.Now()
 		e.mu.Unlock()
+		close(e.ended)
 	}()
 	var w2 http.ResponseWriter = rec
 	switch {

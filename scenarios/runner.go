@@ -40,6 +40,10 @@ type Env struct {
 	// exit is reaped; a case that failed on the wire waits for this (briefly)
 	// so it is reported as the exit, not as a conformance failure.
 	ProxyExited <-chan struct{}
+	// ProxyLog, when set, lists what the proxy itself logged between two
+	// times (a built-in's account of its upstream hop); a case that does
+	// not pass shows the lines logged while it ran.
+	ProxyLog func(from, to time.Time) []string
 }
 
 // Config is one run, built by the CLI from its flags.
@@ -451,6 +455,7 @@ func (st *runState) finish(sr types.SpecReport) {
 	if c.Outcome == report.Pass || c.Outcome == report.Skip || c.Outcome == report.NotRun {
 		c.RootCause = "" // the prerequisite failed on the way but did not decide the case
 	}
+	st.attachProxyLog(c, sr)
 	st.countUnanswered(c)
 	st.mu.Lock()
 	st.cases = append(st.cases, *c)

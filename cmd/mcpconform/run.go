@@ -358,6 +358,9 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "proxy legacy SSE %s\n", env.ProxySSEURL)
 		}
+		if t.Errors != nil {
+			env.ProxyLog = builtinLog(t.Errors)
+		}
 		if launched != nil {
 			env.ProxyGone = launched.Gone
 			env.ProxyExited = launched.Done()
