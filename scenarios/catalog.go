@@ -95,10 +95,31 @@ func Define(s Scenario) {
 	if _, dup := catalog[s.ID]; dup {
 		panic("scenarios: duplicate scenario " + s.ID)
 	}
+	if err := checkRows(&s); err != nil {
+		panic("scenarios: " + err.Error())
+	}
 	if s.Level == "" {
 		s.Level = MUST
 	}
 	catalog[s.ID] = &s
+}
+
+// checkRows rejects row IDs that would make two cases one: case IDs
+// (SCENARIO/ROW) are what baselines name. A row ID is also one Ginkgo label:
+// no "/" and no blank. (Rows may differ in letter case alone, as APIKEY-005's
+// header spellings do; a label filter selects them together, --focus apart.)
+func checkRows(s *Scenario) error {
+	seen := map[string]bool{}
+	for _, r := range s.Rows {
+		if r.ID == "" || strings.ContainsAny(r.ID, "/ \t") {
+			return fmt.Errorf("%s: row ID %q: want a non-empty ID without '/' or blanks", s.ID, r.ID)
+		}
+		if seen[r.ID] {
+			return fmt.Errorf("%s: two rows have the ID %s: each row must be its own case ID", s.ID, r.ID)
+		}
+		seen[r.ID] = true
+	}
+	return nil
 }
 
 // All lists the catalogue in area order, then by ID.
