@@ -202,28 +202,31 @@ func (h *H) controlNoKey() {
 	}
 }
 
-// wrongKey is the value a APIKEY-001 row sends, and whether to send one.
-func wrongKey(row, key string) (value string, send bool, skip string) {
+// wrongKey is the value an APIKEY-001 row sends, and whether to send one;
+// skip says why the row cannot apply to this key, err that the row has no
+// check here (a row added to the table and not to this switch).
+func wrongKey(row, key string) (value string, send bool, skip string, err error) {
 	switch row {
 	case "missing":
-		return "", false, ""
+		return "", false, "", nil
 	case "empty":
-		return "", true, ""
+		return "", true, "", nil
 	case "prefix":
 		if len(key) < 2 {
-			return "", false, "the key is shorter than 2 bytes; no proper prefix to try"
+			return "", false, "the key is shorter than 2 bytes; no proper prefix to try", nil
 		}
-		return key[:len(key)-1], true, ""
+		return key[:len(key)-1], true, "", nil
 	case "plus-byte":
-		return key + "x", true, ""
+		return key + "x", true, "", nil
 	case "case":
 		v := swapCase(key)
 		if v == key {
-			return "", false, "the key has no letters; no other case to try"
+			return "", false, "the key has no letters; no other case to try", nil
 		}
-		return v, true, ""
+		return v, true, "", nil
+	default:
+		return "", false, "", fmt.Errorf("row %s of APIKEY-001 has no check: wrongKey knows no key to send for it", row)
 	}
-	return "", false, "unknown row " + row
 }
 
 func swapCase(s string) string {
@@ -267,8 +270,11 @@ func (h *H) guardedRoutes(t Target) []gateRoute {
 
 func checkWrongKey(h *H) {
 	key := h.Params().APIKey
-	value, send, skip := wrongKey(h.Row.ID, key)
-	if skip != "" {
+	value, send, skip, err := wrongKey(h.Row.ID, key)
+	switch {
+	case err != nil:
+		h.Errorf("%v", err)
+	case skip != "":
 		h.Skip(skip)
 	}
 	h.controlNoKey()
@@ -464,7 +470,10 @@ func checkHealthExempt(h *H) {
 }
 
 func checkHeaderNameCase(h *H) {
-	name := h.Row.Data.(string)
+	name, _ := h.Row.Data.(string)
+	if name == "" {
+		h.Errorf("row %s of %s has no check: its Data names no header spelling to send the key under", h.Row.ID, h.sc.ID)
+	}
 	h.controlNoKey()
 	t := h.withoutKey(h.Proxy())
 	req := initializeReq()
