@@ -49,6 +49,19 @@ type Row struct {
 	Data  any
 	// Revisions limits the row to the MCP revisions it exists in.
 	Revisions RevisionRange
+	// ProvenBy is for a row that no specimen makes fail on its own:
+	// "ROW: why", naming the row of the same scenario whose failing
+	// specimen proves this row's check can fail, and why that proof
+	// carries over ("WWWA-07: the same comparison, on another leg").
+	// Self-validation requires every row to fail against some specimen or
+	// to name such a row, which must itself fail against one.
+	ProvenBy string
+}
+
+// ProvenByRow is the row ID a ProvenBy declaration names ("" if none).
+func (r *Row) ProvenByRow() string {
+	id, _, _ := strings.Cut(r.ProvenBy, ":")
+	return strings.TrimSpace(id)
 }
 
 // Scenario is the single source of a scenario's metadata and its check.
@@ -118,6 +131,19 @@ func checkRows(s *Scenario) error {
 			return fmt.Errorf("%s: two rows have the ID %s: each row must be its own case ID", s.ID, r.ID)
 		}
 		seen[r.ID] = true
+	}
+	for _, r := range s.Rows {
+		if r.ProvenBy == "" {
+			continue
+		}
+		id, why, _ := strings.Cut(r.ProvenBy, ":")
+		id, why = strings.TrimSpace(id), strings.TrimSpace(why)
+		switch {
+		case why == "":
+			return fmt.Errorf("%s/%s: ProvenBy %q: want \"ROW: why that row's failure proves this one\"", s.ID, r.ID, r.ProvenBy)
+		case !seen[id] || id == r.ID:
+			return fmt.Errorf("%s/%s: ProvenBy names %q, which is not another row of %s", s.ID, r.ID, id, s.ID)
+		}
 	}
 	return nil
 }

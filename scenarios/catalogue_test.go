@@ -100,7 +100,7 @@ func lineSet(b []byte) map[string]bool {
 // Every scenario in the catalogue passed Define's row check (it panics at
 // init otherwise); here the check itself, and the collision it exists for.
 func TestDefineRejectsDuplicateRowIDs(t *testing.T) {
-	ok := &Scenario{ID: "X-001", Rows: []Row{{ID: "a"}, {ID: "A"}, {ID: "b-mid"}}}
+	ok := &Scenario{ID: "X-001", Rows: []Row{{ID: "a"}, {ID: "A"}, {ID: "b-mid", ProvenBy: "a: the same check on another leg"}}}
 	if err := checkRows(ok); err != nil {
 		t.Errorf("distinct rows rejected: %v", err)
 	}
@@ -109,6 +109,9 @@ func TestDefineRejectsDuplicateRowIDs(t *testing.T) {
 		{{ID: ""}},
 		{{ID: "a/b"}},
 		{{ID: "a b"}},
+		{{ID: "a"}, {ID: "b", ProvenBy: "c: no such row"}},
+		{{ID: "a"}, {ID: "b", ProvenBy: "b: itself"}},
+		{{ID: "a"}, {ID: "b", ProvenBy: "a"}},
 	} {
 		if err := checkRows(&Scenario{ID: "X-001", Rows: rows}); err == nil {
 			t.Errorf("rows %v accepted", rows)
