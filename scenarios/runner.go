@@ -226,7 +226,7 @@ func Run(cfg Config) ([]report.Case, error) {
 	repCfg.NoColor = true
 	repCfg.Succinct = true
 	repCfg.SilenceSkips = true
-	ginkgo.RunSpecs(&quietT{}, "mcpconform", suiteCfg, repCfg)
+	ginkgo.RunSpecs(&quietT{}, suiteText, suiteCfg, repCfg)
 	st.client.close()
 	return st.cases, nil
 }
@@ -258,7 +258,7 @@ func Preview(cfg Config) ([]CaseInfo, error) {
 	suiteCfg, repCfg := ginkgo.GinkgoConfiguration()
 	suiteCfg.LabelFilter = cfg.LabelFilter
 	suiteCfg.FocusStrings = cfg.Focus
-	rep := ginkgo.PreviewSpecs("mcpconform", suiteCfg, repCfg)
+	rep := ginkgo.PreviewSpecs(suiteText, suiteCfg, repCfg)
 	var out []CaseInfo
 	for _, sr := range rep.SpecReports {
 		if sr.LeafNodeType != types.NodeTypeIt || sr.State == types.SpecStateSkipped {
@@ -289,7 +289,7 @@ func caseIDFromText(text string) string {
 // It per case. Everything sits inside one top-level container so Ginkgo keeps
 // the catalogue order (it shuffles top-level containers only).
 func buildTree() {
-	ginkgo.Describe("mcpconform", func() {
+	ginkgo.Describe(suiteText, func() {
 		byArea := map[string][]*Scenario{}
 		var areas []string
 		for _, s := range All() {
@@ -354,13 +354,7 @@ func buildTree() {
 }
 
 func defineCase(s *Scenario, row *Row) {
-	id, title := s.ID, s.Title
-	if row != nil {
-		id = s.ID + "/" + row.ID
-		if row.Title != "" {
-			title = s.Title + ": " + row.Title
-		}
-	}
+	id, title := caseText(s, row)
 	timeout := max(current.cfg.Timeout, s.Timeout)
 	ginkgo.It(id+" "+title, ginkgo.Label(s.labels(row)...), ginkgo.SpecTimeout(timeout+5*time.Second),
 		func(ctx ginkgo.SpecContext) {

@@ -28,6 +28,9 @@ a scenario ID, or SCENARIO/ROW for table-driven scenarios. --label-filter and --
 as they would for run (Ginkgo dry run). --builtins lists the built-in proxies instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			if err := checkSelection(labelFilter, focus); err != nil {
+				return err
+			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			defer tw.Flush()
 			if builtins {

@@ -173,6 +173,12 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	if o.proxyCmd != "" && strings.HasPrefix(o.proxy, proxyundertest.BuiltinPrefix) {
 		return usageErr("--proxy-cmd launches an external proxy; it cannot be combined with --proxy %s", o.proxy)
 	}
+	if err := checkBuiltin(o.proxy); err != nil {
+		return err
+	}
+	if err := checkSelection(o.labelFilter, o.focus); err != nil {
+		return err
+	}
 	roles, err := scenarios.ParseRoles(o.role)
 	if err != nil {
 		return usageErr("%v", err)
