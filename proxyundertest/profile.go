@@ -30,7 +30,10 @@ type Profile struct {
 	Roles         []string      `yaml:"roles,omitempty"`
 	APIKey        *ProfileKey   `yaml:"api-key,omitempty"`
 	BrowserFacing bool          `yaml:"browser-facing,omitempty"`
-	Headers       []string      `yaml:"headers,omitempty"`
+	// UpstreamStdio: the proxy spawns `mcpconform mock --stdio` as its
+	// upstream (--upstream-stdio).
+	UpstreamStdio bool     `yaml:"upstream-stdio,omitempty"`
+	Headers       []string `yaml:"headers,omitempty"`
 	// Tolerance overrides the timing knobs for proxies that are slow by
 	// design (a bridge that spawns a child per session).
 	Tolerance ProfileTolerance `yaml:"tolerance,omitempty"`

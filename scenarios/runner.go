@@ -385,6 +385,9 @@ func (st *runState) runCase(ctx context.Context, s *Scenario, row *Row, id, titl
 	defer st.client.close()
 	ginkgo.AddReportEntry("mcpconform.case", c, ginkgo.ReportEntryVisibilityNever)
 	h := &H{env: st.env, run: st, sc: s, Row: row, c: c, ev: newEvidenceLog()}
+	if st.setupErr != nil {
+		st.notRunAfterSetup(c)
+	}
 	if ok, why := s.AppliesTo(st.cfg.Roles); !ok {
 		h.Skip(why)
 	}
@@ -393,9 +396,6 @@ func (st *runState) runCase(ctx context.Context, s *Scenario, row *Row, id, titl
 	}
 	if s.Needs != "" && !st.cfg.Capabilities[s.Needs] {
 		h.Skip(fmt.Sprintf("needs capability %q, which the run does not declare (--%s)", s.Needs, s.Needs))
-	}
-	if st.setupErr != nil {
-		h.Errorf("setup failed: %v", st.setupErr)
 	}
 	if st.env.ProxyGone != nil {
 		if err := st.env.ProxyGone(); err != nil {
@@ -537,6 +537,9 @@ func (st *runState) selected(sr types.SpecReport) bool {
 }
 
 func (st *runState) progress(c *report.Case) {
+	if st.quietAfterSetup(c) {
+		return
+	}
 	mark := map[report.Outcome]string{
 		report.Pass: "PASS", report.Fail: "FAIL", report.Warn: "WARN", report.Info: "INFO",
 		report.Skip: "SKIP", report.Error: "ERR ", report.NotRun: "----", report.ExpectedFail: "XFAIL",

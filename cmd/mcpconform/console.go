@@ -284,6 +284,8 @@ func (c *console) summary(run *report.Run, out string, failFast bool) {
 		verdict, color = "FAIL", "\x1b[1;31m"
 	} else if run.Counts[report.Error] > 0 {
 		verdict, color = "ERROR", "\x1b[1;35m"
+	} else if len(run.Cases) > 0 && run.Counts[report.NotRun] == len(run.Cases) {
+		verdict, color = "NOT RUN", "\x1b[1;35m" // stopped before its cases: no verdict on the proxy
 	}
 	spec := ""
 	if run.SpecVersion != "" {

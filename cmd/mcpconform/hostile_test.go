@@ -189,7 +189,10 @@ func TestHostileProxies(t *testing.T) {
 				t.Parallel()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				args := append(append([]string{}, j.args...), "--timeout", hostilePerCase.String())
+				// --no-preflight: the preflight would stop most of these
+				// runs before their cases (TestHostilePreflight); here every
+				// case runs, to prove each one bounded on its own.
+				args := append(append([]string{}, j.args...), "--timeout", hostilePerCase.String(), "--no-preflight")
 				start := time.Now()
 				cr := runChild(t, bound, args...)
 				wall := time.Since(start)
@@ -339,5 +342,41 @@ func checkHostileRun(t *testing.T, name string, cr childRun, cat map[string]*sce
 	}
 	if cr.code != wantCode {
 		t.Errorf("%s: exit code %d, want %d\n%s", name, cr.code, wantCode, cr.output)
+	}
+}
+
+// With the preflight (the default), a hostile proxy that forwards nothing
+// stops the run at once: exit 3, one message, every case not-run with the
+// reason, and complete reports. One that does forward (huge-headers: only
+// its answers are hostile) passes the preflight; its run is limited to one
+// case here, the full suite being TestHostileProxies' business.
+func TestHostilePreflight(t *testing.T) {
+	for _, s := range proxyundertest.Specimens() {
+		if s.Listen == nil && s.Handler == nil {
+			continue
+		}
+		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
+			cr := runChild(t, 2*time.Minute, "run", "--proxy", "builtin:"+s.Name, "--timeout", hostilePerCase.String(), "--label-filter", "SESS-001")
+			stopped := strings.Count(cr.output, "preflight: ")
+			switch {
+			case stopped == 0 && s.Name == "huge-headers":
+				return // forwards: the preflight lets it through
+			case stopped != 1:
+				t.Fatalf("%s: the preflight message appears %d times, want once:\n%s", s.Name, stopped, cr.output)
+			case cr.code != exitUnreachable:
+				t.Errorf("%s: exit %d, want %d", s.Name, cr.code, exitUnreachable)
+			case !cr.run.Complete || len(cr.run.Cases) != 1:
+				t.Errorf("%s: results.json complete=%v with %d cases, want complete with the 1 selected", s.Name, cr.run.Complete, len(cr.run.Cases))
+			}
+			for _, c := range cr.run.Cases {
+				if c.Outcome != report.NotRun || !strings.Contains(c.Reason, "preflight") {
+					t.Errorf("%s: %s %s (%s), want not-run naming the preflight", s.Name, c.ID, c.Outcome, c.Reason)
+				}
+			}
+			if d := time.Duration(cr.run.DurationMS * float64(time.Millisecond)); d > hostilePerCase+caseSlack+5*time.Second {
+				t.Errorf("%s: the stopped run took %s", s.Name, d)
+			}
+		})
 	}
 }

@@ -55,6 +55,9 @@ func (o *runOptions) applyProfile(changed func(string) bool) error {
 	if p.BrowserFacing {
 		set("cors", func() { o.cors = true })
 	}
+	if p.UpstreamStdio {
+		set("upstream-stdio", func() { o.upstreamStdio = true })
+	}
 	if len(p.Headers) > 0 {
 		set("header", func() { o.headers = p.Headers })
 	}

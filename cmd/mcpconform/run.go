@@ -48,6 +48,10 @@ type runOptions struct {
 	giveUpAfter  int
 	// listenAny lets the mock upstream bind a non-loopback --upstream.
 	listenAny bool
+	// noPreflight skips the preflight (preflight.go); upstreamStdio says
+	// the proxy's upstream is `mcpconform mock --stdio`, not the HTTP mock.
+	noPreflight   bool
+	upstreamStdio bool
 
 	// Role K: the API-key gate.
 	apiKey       string
@@ -154,6 +158,8 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 	f.BoolVar(&o.unredacted, "unredacted", false, "keep credentials (API key, tokens, client secret, --header values) in the reports")
 	f.StringVar(&o.proxyCmd, "proxy-cmd", "", "launch the proxy with this shell command; placeholders {port} {upstream} {upstream_origin} {token_url} {client_id} {client_secret} {refresh_token} {api_key} {api_key_header} {resource} {profile_dir} {tmp}")
 	f.DurationVar(&o.launchTimeout, "launch-timeout", 20*time.Second, "how long a launched proxy may take to accept connections on {port}")
+	f.BoolVar(&o.noPreflight, "no-preflight", false, "skip the preflight (one initialize through the proxy must reach the mock, else the run stops with exit 3) and run every case whatever the proxy forwards")
+	f.BoolVar(&o.upstreamStdio, "upstream-stdio", false, "the proxy bridges to a stdio server it spawns (`mcpconform mock --stdio`), not to the HTTP mock: the preflight checks that initialize through the proxy gets the mock's answer")
 	f.BoolVar(&o.listenAny, "listen-any", false, "allow a non-loopback --upstream (e.g. 0.0.0.0:0 for a proxy in a container); the mock then answers, and hands test credentials to, anyone who can reach it")
 	f.StringVar(&o.name, "name", "", "label of the proxy in the console, every report, the JUnit suite and side-by-side columns (default: the profile's name, else the URL)")
 	f.StringVar(&o.profile, "profile", "", "YAML profile of the proxy (url or launch template, roles, API key, tolerances, baseline); flags override it")
@@ -434,8 +440,17 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	}()
 	defer func() { signal.Stop(sigc); close(sigDone) }()
 
+	var stop setupStop
+	say := func(err error) string {
+		mu.Lock()
+		defer mu.Unlock()
+		if unreachable != nil {
+			return "proxy unreachable: " + unreachable.Error()
+		}
+		return err.Error()
+	}
 	cfg := scenarios.Config{
-		Setup:        setup,
+		Setup:        o.guardSetup(setup, hdr, stderr, say, &stop),
 		Teardown:     teardown,
 		Roles:        roles,
 		SpecVersion:  o.specVersion,
@@ -497,6 +512,9 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	if unreachable != nil {
 		run.Notes = append(run.Notes, "proxy unreachable at start: "+unreachable.Error())
 	}
+	if stop.preflight {
+		run.Notes = append(run.Notes, stop.err.Error())
+	}
 	if baseline != nil {
 		run.StaleBaseline = baseline.apply(run)
 	}
@@ -517,10 +535,11 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	con.summary(pub, o.out, o.failFast)
 
 	switch {
+	// A setup failure was said when it happened (guardSetup).
 	case setupCode != exitOK:
 		return &exitError{code: setupCode}
-	case unreachable != nil:
-		return &exitError{code: exitUnreachable, err: fmt.Errorf("proxy unreachable: %v", unreachable)}
+	case unreachable != nil, stop.preflight:
+		return &exitError{code: exitUnreachable}
 	case proxyDied != nil:
 		return &exitError{code: exitUnreachable, err: fmt.Errorf("the launched proxy exited during the run: %v", proxyDied)}
 	case run.Failed(o.strict):
