@@ -141,22 +141,35 @@ func sendPreflight(ctx context.Context, proxyURL string, hdr http.Header) prefli
 	return ans
 }
 
-// readFirstEvent reads an event stream up to the end of its first data
-// event (a stream may stay open after it), bounded.
+// readFirstEvent reads an event stream up to the end of its first event
+// with data (a priming event has none; the stream may stay open after the
+// result), bounded by maxPreflightBody and the request's context.
 func readFirstEvent(r io.Reader) []byte {
 	var buf []byte
 	chunk := make([]byte, 4096)
 	for len(buf) < maxPreflightBody {
 		n, err := r.Read(chunk)
 		buf = append(buf, chunk[:n]...)
-		if i := bytes.Index(buf, []byte("data:")); i >= 0 && bytes.Contains(buf[i:], []byte("\n\n")) {
-			break
-		}
-		if err != nil {
+		if hasDataEvent(buf) || err != nil {
 			break
 		}
 	}
 	return buf
+}
+
+// hasDataEvent reports whether b holds a complete event with non-empty
+// data.
+func hasDataEvent(b []byte) bool {
+	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	events := bytes.Split(b, []byte("\n\n"))
+	for _, ev := range events[:len(events)-1] { // the last one is not complete
+		for _, line := range bytes.Split(ev, []byte("\n")) {
+			if d, ok := bytes.CutPrefix(line, []byte("data:")); ok && len(bytes.TrimSpace(d)) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // mockAnswered reports whether a body (JSON, or an event stream's data

@@ -167,3 +167,17 @@ func TestRunStopsAtSetupMistakes(t *testing.T) {
 		}
 	}
 }
+
+func TestHasDataEvent(t *testing.T) {
+	for in, want := range map[string]bool{
+		"id: 1\ndata: \n\n":                             false, // a priming event
+		"id: 1\ndata: \n\nevent: message\ndata: {":      false, // the result not complete yet
+		"id: 1\ndata: \n\nevent: message\ndata: {}\n\n": true,
+		"data: {}\r\n\r\n":                              true,
+		": comment\n\n":                                 false,
+	} {
+		if got := hasDataEvent([]byte(in)); got != want {
+			t.Errorf("hasDataEvent(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
