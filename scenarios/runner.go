@@ -228,6 +228,7 @@ func Run(cfg Config) ([]report.Case, error) {
 	repCfg.SilenceSkips = true
 	ginkgo.RunSpecs(&quietT{}, suiteText, suiteCfg, repCfg)
 	st.client.close()
+	st.reportUnrun()
 	return st.cases, nil
 }
 

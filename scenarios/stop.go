@@ -27,3 +27,50 @@ func (st *runState) notRunAfterSetup(c *report.Case) {
 func (st *runState) quietAfterSetup(c *report.Case) bool {
 	return st.setupErr != nil && c.Outcome == report.NotRun
 }
+
+// reportUnrun adds a not-run case for every selected case Ginkgo never
+// reported: when the run is interrupted before the suite's cases start
+// (during setup or the preflight), Ginkgo reports none, and the reports
+// must still list every case.
+func (st *runState) reportUnrun() {
+	ids, err := Filters{LabelFilter: st.cfg.LabelFilter, Focus: st.cfg.Focus}.Select()
+	if err != nil {
+		return
+	}
+	st.mu.Lock()
+	have := map[string]bool{}
+	for _, c := range st.cases {
+		have[c.ID] = true
+	}
+	reason := "not run: the run was interrupted before its cases"
+	if st.setupErr != nil {
+		first, _, _ := strings.Cut(st.setupErr.Error(), "\n")
+		reason = "not run: the run stopped before its cases: " + first
+	}
+	var added []report.Case
+	for _, id := range ids {
+		if have[id] {
+			continue
+		}
+		s, _ := Lookup(id)
+		var row *Row
+		if _, rowID, ok := strings.Cut(id, "/"); ok {
+			for i := range s.Rows {
+				if s.Rows[i].ID == rowID {
+					row = &s.Rows[i]
+				}
+			}
+		}
+		_, title := caseText(s, row)
+		c := st.newCase(s, row, id, title)
+		c.Outcome, c.Reason = report.NotRun, reason
+		added = append(added, *c)
+	}
+	st.cases = append(st.cases, added...)
+	st.mu.Unlock()
+	if st.cfg.OnCase != nil {
+		for _, c := range added {
+			st.cfg.OnCase(c)
+		}
+	}
+}

@@ -28,7 +28,7 @@ func TestProxyCmdPlaceholdersIK(t *testing.T) {
 	}
 	script := "echo " + strings.Join(echo, " ") + "; exec python3 -m http.server {port} --bind 127.0.0.1"
 	cr := runChild(t, 2*time.Minute, "run", "--role", "I,K", "--api-key", key, "--api-key-header", "X-Test-Key",
-		"--unredacted", "--proxy-cmd", script, "--label-filter", "VER-001")
+		"--unredacted", "--proxy-cmd", script, "--label-filter", "VER-001", "--no-preflight")
 	// http.server answers POST with 501: launched, reached, non-conformant.
 	if cr.code != exitFail {
 		t.Fatalf("exit %d, want %d:\n%s", cr.code, exitFail, cr.output)
@@ -67,7 +67,7 @@ func TestProxyCmdCredentialsRedacted(t *testing.T) {
 		t.Skip("python3 not installed")
 	}
 	script := "echo secret=[{client_secret}] refresh=[{refresh_token}] key=[{api_key}]; exec python3 -m http.server {port} --bind 127.0.0.1"
-	cr := runChild(t, 2*time.Minute, "run", "--role", "I,K", "--proxy-cmd", script, "--label-filter", "VER-001")
+	cr := runChild(t, 2*time.Minute, "run", "--role", "I,K", "--proxy-cmd", script, "--label-filter", "VER-001", "--no-preflight")
 	if cr.code != exitFail {
 		t.Fatalf("exit %d, want %d:\n%s", cr.code, exitFail, cr.output)
 	}

@@ -244,7 +244,13 @@ func (o *runOptions) guardSetup(setup func(context.Context) (*scenarios.Env, err
 	return func(ctx context.Context) (*scenarios.Env, error) {
 		env, err := setup(ctx)
 		if err == nil && !o.noPreflight {
-			if perr := preflight(ctx, env.ProxyMCPURL, hdr, env.Mock, o.upstreamStdio, o.timeout); perr != nil {
+			perr := preflight(ctx, env.ProxyMCPURL, hdr, env.Mock, o.upstreamStdio, o.timeout)
+			switch {
+			case perr != nil && ctx.Err() != nil:
+				// Ctrl-C during the preflight: an interrupted run, not a
+				// setup mistake.
+				err = fmt.Errorf("interrupted during the preflight")
+			case perr != nil:
 				err, stop.preflight = perr, true
 			}
 		}

@@ -3,15 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mcpconform/mcpconform/mockserver"
 	"github.com/mcpconform/mcpconform/proxyundertest"
+	"github.com/mcpconform/mcpconform/report"
+	"github.com/mcpconform/mcpconform/scenarios"
 )
 
 // The preflight lets through a proxy that forwards to the mock, and stops
@@ -178,6 +184,60 @@ func TestHasDataEvent(t *testing.T) {
 	} {
 		if got := hasDataEvent([]byte(in)); got != want {
 			t.Errorf("hasDataEvent(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// Ctrl-C while the preflight waits on a proxy that never answers: an
+// interrupted run (exit 2), not a setup mistake, and the reports still list
+// every selected case as not run.
+func TestInterruptDuringPreflight(t *testing.T) {
+	requested := make(chan struct{}, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read the body: only then does the server watch the connection,
+		// and the request's context ends when the client goes.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case requested <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+	}))
+	defer slow.Close()
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := childCommand(ctx, "run", "--proxy", slow.URL+"/mcp", "--upstream", "127.0.0.1:0", "--label-filter", "HTTP-E2E-010", "--timeout", "60s", "--out", out)
+	var buf strings.Builder
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-requested:
+	case <-ctx.Done():
+		t.Fatalf("the preflight never reached the slow proxy:\n%s", buf.String())
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != exitUsage || strings.Contains(buf.String(), "never reached the mock") {
+		t.Errorf("exit %d after SIGINT in the preflight, want %d and no preflight verdict:\n%s", code, exitUsage, buf.String())
+	}
+	r, err := report.ReadJSONFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatalf("results.json: %v\n%s", err, buf.String())
+	}
+	sc, _ := scenarios.Lookup("HTTP-E2E-010")
+	if !r.Interrupted || len(r.Cases) != len(sc.Rows) {
+		t.Fatalf("interrupted=%v with %d cases, want %d not-run:\n%s", r.Interrupted, len(r.Cases), len(sc.Rows), buf.String())
+	}
+	for _, c := range r.Cases {
+		if c.Outcome != report.NotRun || c.Reason == "" {
+			t.Errorf("%s: %s (%q), want not-run with a reason", c.ID, c.Outcome, c.Reason)
 		}
 	}
 }
