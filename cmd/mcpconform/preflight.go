@@ -236,13 +236,41 @@ type setupStop struct {
 	preflight bool // the preflight failed (a setup mistake: exit 3)
 }
 
+// code is the exit code of a run that setup stopped, given what run.go
+// already classified (usage: setupCode; unreachable or exited: 3), or 0 if
+// setup did not stop it.
+func (s *setupStop) code(setupCode int, unreachable bool, interrupted bool) int {
+	switch {
+	case s.err == nil:
+		return exitOK
+	case setupCode != exitOK:
+		return setupCode
+	case unreachable || s.preflight:
+		return exitUnreachable
+	case interrupted:
+		return exitOK // the interrupt decides
+	}
+	return exitUsage // a harness failure (a panic, the mock): nothing was judged
+}
+
 // guardSetup runs setup and then, unless --no-preflight, the preflight. A
 // failure is said once, on stderr, as it happens (say turns it into the
 // message); the cases then end not-run without a line each.
 func (o *runOptions) guardSetup(setup func(context.Context) (*scenarios.Env, error), hdr http.Header, stderr io.Writer,
 	say func(error) string, stop *setupStop) func(context.Context) (*scenarios.Env, error) {
-	return func(ctx context.Context) (*scenarios.Env, error) {
-		env, err := setup(ctx)
+	return func(ctx context.Context) (env *scenarios.Env, err error) {
+		defer func() {
+			// A setup that panics (a built-in proxy that cannot start as
+			// asked) is a harness error, said like any other.
+			if r := recover(); r != nil {
+				env, err = nil, fmt.Errorf("setup panicked: %v", r)
+			}
+			if err != nil {
+				stop.err = err
+				fmt.Fprintln(stderr, "mcpconform: "+say(err))
+			}
+		}()
+		env, err = setup(ctx)
 		if err == nil && !o.noPreflight {
 			perr := preflight(ctx, env.ProxyMCPURL, hdr, env.Mock, o.upstreamStdio, o.timeout)
 			switch {
@@ -253,10 +281,6 @@ func (o *runOptions) guardSetup(setup func(context.Context) (*scenarios.Env, err
 			case perr != nil:
 				err, stop.preflight = perr, true
 			}
-		}
-		if err != nil {
-			stop.err = err
-			fmt.Fprintln(stderr, "mcpconform: "+say(err))
 		}
 		return env, err
 	}

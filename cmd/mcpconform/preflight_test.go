@@ -241,3 +241,26 @@ func TestInterruptDuringPreflight(t *testing.T) {
 		}
 	}
 }
+
+// A setup that panics is a harness error said once, and the run exits 2
+// (not 0: nothing was judged).
+func TestSetupPanicIsSaidOnce(t *testing.T) {
+	var stderr strings.Builder
+	var stop setupStop
+	o := &runOptions{}
+	guarded := o.guardSetup(func(context.Context) (*scenarios.Env, error) { panic("no such listener") }, nil, &stderr,
+		func(err error) string { return err.Error() }, &stop)
+	env, err := guarded(context.Background())
+	if env != nil || err == nil || !strings.Contains(err.Error(), "setup panicked: no such listener") {
+		t.Fatalf("guarded setup = %v, %v", env, err)
+	}
+	if got := stderr.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "setup panicked") {
+		t.Errorf("stderr %q, want the panic said once", got)
+	}
+	if c := stop.code(exitOK, false, false); c != exitUsage {
+		t.Errorf("exit code %d, want %d", c, exitUsage)
+	}
+	if c := (&setupStop{}).code(exitOK, false, false); c != exitOK {
+		t.Errorf("no setup failure: exit code %d, want 0 (the cases decide)", c)
+	}
+}

@@ -536,10 +536,8 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 
 	switch {
 	// A setup failure was said when it happened (guardSetup).
-	case setupCode != exitOK:
-		return &exitError{code: setupCode}
-	case unreachable != nil, stop.preflight:
-		return &exitError{code: exitUnreachable}
+	case stop.code(setupCode, unreachable != nil, run.Interrupted) != exitOK:
+		return &exitError{code: stop.code(setupCode, unreachable != nil, run.Interrupted)}
 	case proxyDied != nil:
 		return &exitError{code: exitUnreachable, err: fmt.Errorf("the launched proxy exited during the run: %v", proxyDied)}
 	case run.Failed(o.strict):
