@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -520,21 +519,8 @@ func (st *runState) countUnanswered(c *report.Case) {
 // selected reports whether the filters chose this spec, so a spec skipped by
 // fail-fast or an interrupt (not run) is told apart from one filtered out.
 func (st *runState) selected(sr types.SpecReport) bool {
-	if st.cfg.LabelFilter != "" {
-		match, err := types.ParseLabelFilter(st.cfg.LabelFilter)
-		if err == nil && !match(sr.Labels()) {
-			return false
-		}
-	}
-	if len(st.cfg.Focus) == 0 {
-		return true
-	}
-	for _, f := range st.cfg.Focus {
-		if re, err := regexp.Compile(f); err == nil && re.MatchString(sr.FullText()) {
-			return true
-		}
-	}
-	return false
+	f := Filters{LabelFilter: st.cfg.LabelFilter, Focus: st.cfg.Focus}
+	return f.matches(sr.Labels(), suiteText+" "+sr.FullText())
 }
 
 func (st *runState) progress(c *report.Case) {

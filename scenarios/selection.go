@@ -106,15 +106,19 @@ func (f Filters) Select() ([]string, error) {
 		}
 		for _, row := range rows {
 			id, title := caseText(s, row)
-			if !match(s.labels(row)) {
-				continue
-			}
 			full := strings.Join([]string{suiteText, suiteText, s.Area, id + " " + title}, " ")
-			if focus != nil && !focus.MatchString(full) {
-				continue
+			if match(s.labels(row)) && (focus == nil || focus.MatchString(full)) {
+				out = append(out, id)
 			}
-			out = append(out, id)
 		}
 	}
 	return out, nil
+}
+
+// matches reports whether a case with these labels and this focus text
+// ("mcpconform mcpconform AREA ID TITLE") is selected; filters that do not
+// parse select nothing (the run refuses them before it starts).
+func (f Filters) matches(labels []string, text string) bool {
+	match, focus, err := f.compile()
+	return err == nil && match(labels) && (focus == nil || focus.MatchString(text))
 }
