@@ -3,6 +3,7 @@ package proxyundertest
 import (
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -291,6 +292,21 @@ func registerChallengeSpecimens() {
 				f := strings.Fields(pr.Out.Header.Get("Authorization"))
 				if len(f) == 2 && strings.EqualFold(f[0], "bearer") {
 					pr.Out.Header.Set("Authorization", "Bearer "+f[1])
+				}
+			})
+		},
+	})
+	Register(Specimen{
+		Name:        "unescape-authorization",
+		Description: "decodes the client's Authorization as if it were a query value: '+' becomes a space, %XX a byte",
+		Bug:         "proxies that move credentials through URL or form decoding (token68 allows '+', '/' and '='); RFC 9110 §11.6.2 forbids modifying Authorization",
+		Guards:      []string{"HTTP-E2E-009"},
+		Apply: func(r *Reference) {
+			r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
+				if v := pr.Out.Header.Get("Authorization"); v != "" {
+					if d, err := url.QueryUnescape(v); err == nil {
+						pr.Out.Header.Set("Authorization", d)
+					}
 				}
 			})
 		},

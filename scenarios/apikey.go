@@ -82,7 +82,11 @@ func init() {
 		Source:      "RFC 9110 §5.1; research §14 APIKEY-005",
 		Checks:      "initialize with the right key under this spelling of the header name (sent verbatim on the wire) must pass the gate and reach the upstream.",
 		Rows: []Row{
-			{ID: "X-API-Key", Title: "X-API-Key", Data: "X-API-Key"},
+			// The run's default spelling: every gate accepts it (one that
+			// did not would refuse every keyed request, and the run stops at
+			// the preflight), so no specimen can fail this row alone.
+			{ID: "X-API-Key", Title: "X-API-Key", Data: "X-API-Key",
+				ProvenBy: "x-api-key: the same request and check under another spelling; X-API-Key is the spelling the run declares by default, which a gate refusing would refuse every keyed request"},
 			{ID: "x-api-key", Title: "x-api-key", Data: "x-api-key"},
 			{ID: "X-Api-Key", Title: "X-Api-Key", Data: "X-Api-Key"},
 		},
