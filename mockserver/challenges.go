@@ -6,8 +6,9 @@ import (
 	"strings"
 )
 
-// Challenge is one row of the WWW-Authenticate catalogue
-// (research/spec-requirements.md §16). Adding a variant is adding a row.
+// Challenge is one row of the catalogue of WWW-Authenticate shapes a proxy
+// must carry, each with its source in Why (`mcpconform explain
+// AUTH-HDR-001/WWWA-NN` prints it). Adding a variant is adding a row.
 type Challenge struct {
 	ID     string
 	Status int

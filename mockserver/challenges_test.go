@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// The catalogue is the research note's §16 table: WWWA-01..37 in order
+// The catalogue is the table of WWW-Authenticate shapes: WWWA-01..37 in order
 // (WWWA-38 is WWWA-03 on the GET resume leg, built by the scenario).
 func TestChallengeCatalogueComplete(t *testing.T) {
 	if len(Challenges) != 37 {

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// CORS for a browser-facing proxy (research note §13). The reference answers
+// CORS for a browser-facing proxy (WHATWG Fetch, the CORS protocol). The reference answers
 // preflights itself, before any auth gate (a preflight never carries
 // credentials), and puts the CORS fields on every actual response, error
 // statuses included, exposing the fields an MCP browser client must read.

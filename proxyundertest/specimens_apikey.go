@@ -42,9 +42,9 @@ func init() {
 	Register(Specimen{
 		Name:        "apikey-forwarded-upstream",
 		Description: "checks the key, then forwards it upstream with every other header",
-		Bug:         "bridges that copy every request header to the upstream, the API key included (AUTH-TOK-007)",
+		Bug:         "bridges that copy every request header to the upstream, the API key included",
 		Guards:      []string{"APIKEY-006"},
-		RunArgs:     kStrict,
+		RunArgs:     k,
 		Apply:       func(r *Reference) { gateOf(r).strip = false },
 	})
 	Register(Specimen{
@@ -81,7 +81,7 @@ func init() {
 	Register(Specimen{
 		Name:        "apikey-guards-options",
 		Description: "applies the key check to OPTIONS too, so every CORS preflight gets 401",
-		Bug:         "auth middleware mounted before the CORS handler (research §13 CORS-006)",
+		Bug:         "auth middleware mounted before the CORS handler: a preflight never carries the key (Fetch, CORS-preflight fetch)",
 		Guards:      []string{"APIKEY-003"},
 		RunArgs:     k,
 		Apply:       func(r *Reference) { gateOf(r).guardOptions = true },
@@ -149,7 +149,7 @@ func init() {
 	Register(Specimen{
 		Name:        "apikey-401-without-cors",
 		Description: "the gate's 401 carries no CORS headers (the CORS layer sits inside the gate)",
-		Bug:         "gate mounted outside the CORS middleware: browsers see a network error instead of the 401 (research §14 APIKEY-008)",
+		Bug:         "gate mounted outside the CORS middleware: browsers see a network error instead of the 401",
 		Guards:      []string{"APIKEY-008"},
 		RunArgs:     k,
 		Apply: func(r *Reference) {
@@ -171,7 +171,7 @@ func init() {
 	Register(Specimen{
 		Name:        "apikey-cors-lacks-key-header",
 		Description: "answers preflights, but its Access-Control-Allow-Headers does not list X-API-Key",
-		Bug:         "punkpeye/mcp-proxy's default CORS allow-list lacks x-api-key (needs --corsAddAllowedHeader X-API-Key); research §14 APIKEY-008",
+		Bug:         "punkpeye/mcp-proxy's default CORS allow-list lacks x-api-key (needs --corsAddAllowedHeader X-API-Key)",
 		Guards:      []string{"APIKEY-003"},
 		RunArgs:     []string{"--role", "K", "--cors"},
 		Apply: func(r *Reference) {
@@ -189,7 +189,7 @@ func init() {
 	Register(Specimen{
 		Name:        "apikey-query-key",
 		Description: "also accepts ?api_key=KEY and forwards the query verbatim to the upstream",
-		Bug:         "gates that read the key from the query string for EventSource clients, leaking it into upstream logs (AUTH-TOK-005 analogy)",
+		Bug:         "gates that read the key from the query string for EventSource clients, leaking it into upstream logs",
 		Guards:      []string{"APIKEY-009"},
 		RunArgs:     kStrict,
 		Apply: func(r *Reference) {

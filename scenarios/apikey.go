@@ -17,7 +17,8 @@ import (
 
 // Area 6: a proxy guarded by an API key (role K, APIKEY-*).
 //
-// No IETF or MCP text defines X-API-Key (research §14). The run declares the
+// No IETF or MCP text defines X-API-Key: it is a convention of mcp-proxy
+// (punkpeye/mcp-proxy --apiKey, sparfenyuk/mcp-proxy #107). The run declares the
 // gate with --role K --api-key, so its defining property (a wrong key does not
 // get through) is judged as MUST; the borrowed MUSTs (challenge, OPTIONS,
 // header-name case, CORS) keep their level; the key leaking (AUTH-TOK-007
@@ -33,7 +34,7 @@ func init() {
 		Title: "a missing or wrong key gets 401 on every MCP route and never reaches the upstream",
 		Area:  "apikey", Level: MUST, Roles: k,
 		Requirement: "A missing or wrong key gets 401 on every MCP route: POST/GET/DELETE /mcp, GET /sse, POST /messages, and the named-server paths.",
-		Source:      "research §14 APIKEY-001 (convention of mcp-proxy --api-key; binding once the run declares role K)",
+		Source:      "convention of mcp-proxy --apiKey (punkpeye/mcp-proxy#35, sparfenyuk/mcp-proxy#107); binding once the run declares role K",
 		KnownBugs:   []string{"gates that compare a prefix, or guard /mcp but not /servers/NAME/*"},
 		Checks:      "Each MCP route (and /servers/NAME/{mcp,sse} with --named-server) is called with this wrong-key variant; each must get 401 (403 tolerated) and the upstream journal must show nothing arrived.",
 		Rows: []Row{
@@ -50,7 +51,7 @@ func init() {
 		Title: "the gate's 401 carries its own challenge, distinguishable from the upstream's",
 		Area:  "apikey", Level: MUST, Roles: k,
 		Requirement: "The server generating a 401 response MUST send a WWW-Authenticate header field containing at least one challenge; the gate must not emit Bearer resource_metadata unless it is the OAuth resource.",
-		Source:      "RFC 9110 §15.5.2; research §14 APIKEY-002",
+		Source:      "RFC 9110 §15.5.2 (a 401 carries a challenge)",
 		KnownBugs:   []string{"sparfenyuk/mcp-proxy: 401 {\"error\":\"Unauthorized\"} without a challenge", "punkpeye/mcp-proxy: a challenge only when OAuth is configured"},
 		Checks:      "The upstream is armed with a 401 Bearer resource_metadata challenge (control); initialize without a key through the proxy must get a 401 whose WWW-Authenticate parses, and whose challenges are not the upstream's (no resource_metadata).",
 		Run:         checkGateChallenge,
@@ -60,7 +61,7 @@ func init() {
 		Title: "OPTIONS preflight passes without the key",
 		Area:  "apikey", Level: MUST, Roles: k,
 		Requirement: "A CORS-preflight request never includes credentials; a preflight must get an ok status, so the key gate must not apply to OPTIONS.",
-		Source:      "Fetch §CORS-preflight fetch; research §13 CORS-006, §14 APIKEY-003",
+		Source:      "Fetch, CORS-preflight fetch (a preflight never carries credentials and needs an ok status)",
 		KnownBugs:   []string{"gates applied before the CORS middleware answer every preflight 401"},
 		Checks:      "OPTIONS /mcp without the key, as a browser sends it (Origin, Access-Control-Request-Headers: content-type, x-api-key): never 401/403; with --cors also 2xx with Access-Control-Allow-Origin and Allow-Headers admitting x-api-key.",
 		Run:         checkPreflightExempt,
@@ -70,7 +71,7 @@ func init() {
 		Title: "declared health routes answer without the key and leak no upstream data",
 		Area:  "apikey", Level: SHOULD, Roles: k,
 		Requirement: "Health routes (/status, /ping, /health, /ready) are exempt from the key and return no upstream data.",
-		Source:      "research §14 APIKEY-004 (sparfenyuk /status, punkpeye /ping, punkpeye#58)",
+		Source:      "convention: sparfenyuk/mcp-proxy exempts /status, punkpeye/mcp-proxy /ping (punkpeye/mcp-proxy#58)",
 		Checks:      "GET each --exempt route without a key: 2xx, no request reaches the upstream, and the body names nothing of the upstream (server name, session ids).",
 		Run:         checkHealthExempt,
 	})
@@ -79,7 +80,7 @@ func init() {
 		Title: "the key header name is matched case-insensitively",
 		Area:  "apikey", Level: MUST, Roles: k,
 		Requirement: "Field names are case-insensitive: x-api-key, X-API-Key and X-Api-Key all carry the key; the value is compared byte-exactly.",
-		Source:      "RFC 9110 §5.1; research §14 APIKEY-005",
+		Source:      "RFC 9110 §5.1 (field names are case-insensitive)",
 		Checks:      "initialize with the right key under this spelling of the header name (sent verbatim on the wire) must pass the gate and reach the upstream.",
 		Rows: []Row{
 			// The run's default spelling: every gate accepts it (one that
@@ -95,9 +96,12 @@ func init() {
 	Define(Scenario{
 		ID:    "APIKEY-006",
 		Title: "the key never reaches the upstream and never comes back to the client",
-		Area:  "apikey", Level: SHOULD, Roles: k,
-		Requirement: "Proxy credentials are consumed, not relayed: the key is never forwarded upstream nor echoed downstream.",
-		Source:      "research §7 AUTH-TOK-007, §14 APIKEY-006",
+		// A leaked key is a credential in the hands of a party that must
+		// never hold it, the class of token passthrough the MCP
+		// authorization spec forbids: a security failure, not a warning.
+		Area: "apikey", Level: MUST, Roles: k,
+		Requirement: "Proxy credentials are consumed, not relayed: the key is never forwarded upstream nor echoed downstream. A leak is a security failure.",
+		Source:      "MCP 2025-11-25 security best practices, Token Passthrough (credentials meant for one party never reach another); RFC 9110 §11.7.2 (proxy credentials are consumed by the proxy that expects them)",
 		KnownBugs:   []string{"bridges that copy every request header upstream, the API key included"},
 		Checks:      "A session with the key (initialize, tools/list, echo_headers) and a 401 with a wrong key: no upstream request carries the key in a header, query or body, and no response to the client carries it.",
 		Run:         checkKeyNotLeaked,
@@ -107,7 +111,7 @@ func init() {
 		Title: "the gate's 401 is readable by browser clients (CORS)",
 		Area:  "apikey", Level: MUST, Roles: k,
 		Requirement: "The gate's 401 must carry Access-Control-Allow-Origin (and expose WWW-Authenticate), or the browser sees an opaque network error instead of a 401.",
-		Source:      "Fetch §CORS check; research §14 APIKEY-008",
+		Source:      "Fetch, CORS check (a response without Access-Control-Allow-Origin is a network error to the page)",
 		Checks:      "initialize without a key and with an Origin (as a browser page sends it): the 401 must allow that origin and expose WWW-Authenticate. Not tied to --cors: a gate that answers browser origins at all must make its 401 readable.",
 		Run:         checkGateCORS,
 	})
@@ -116,7 +120,7 @@ func init() {
 		Title: "a key in the query string is not accepted, and never forwarded",
 		Area:  "apikey", Level: SHOULD, Roles: k,
 		Requirement: "No key in a query string (?api_key=): URLs end up in logs. If a proxy accepts one, it must at least not forward it upstream.",
-		Source:      "research §7 AUTH-TOK-005 (analogy), §14 APIKEY-009",
+		Source:      "OAuth 2.1 §5.1 and MCP Authorization, Token Requirements (no credentials in the query string), by analogy",
 		Checks:      "initialize with ?api_key=KEY and no header: accepted → info; accepted and the key appears in the upstream's request URL → warn.",
 		Run:         checkQueryKey,
 	})
@@ -127,7 +131,7 @@ func init() {
 		// too, because AppliesTo treats Roles as "any of".
 		Area: "apikey", Level: MUST, Roles: k,
 		Requirement: "A proxy that is guarded by a key and injects upstream tokens replaces the client's credential: the upstream sees the proxy's own valid token on every request and never the key (token passthrough is forbidden); the key never comes back to the client.",
-		Source:      "MCP 2025-11-25 security best practices §Token Passthrough; MCP authorization §Token Usage; research §7 AUTH-TOK-003/004, §14 APIKEY-006 (issue 6: combined with role I)",
+		Source:      "MCP 2025-11-25 security best practices, Token Passthrough; MCP Authorization, Token Requirements",
 		KnownBugs: []string{
 			"an injector that sets Authorization on top of a header-copying bridge: the key goes upstream beside the token",
 			"the injector mounted outside the gate: every request without the key makes the proxy fetch (and, after the gate's 401, refresh) its token",
@@ -592,7 +596,7 @@ func checkKeyNotLeaked(h *H) {
 	}
 	if len(d) > 0 {
 		h.Verdict(Mismatchf(report.HopProxyUpstream, "the key stays at the proxy: absent from every upstream request and every response",
-			fmt.Sprintf("the key leaked %d time(s)", len(d)), d...))
+			fmt.Sprintf("security finding: the key leaked %d time(s); whoever holds it can pass the gate", len(d)), d...))
 	}
 }
 

@@ -71,7 +71,7 @@ func init() {
 		Level:       MUST,
 		Roles:       []Role{RoleT, RoleI, RoleK},
 		Requirement: "Since Transfer-Encoding is hop-by-hop the proxy re-frames an SSE stream (chunked on HTTP/1.1) and flushes each write; an open-ended stream never carries Content-Length.",
-		Source:      "RFC 9112 §6.1, §6.3; spec-requirements §12 SSE-STREAM-003",
+		Source:      "RFC 9112 §6.1, §6.3",
 		KnownBugs:   []string{"BerriAI/litellm#22073 (collected body sent with Content-Length)"},
 		Checks:      "Raw HTTP/1.1 GET of a scripted stream through the proxy: the head must not carry Content-Length, the body must be chunked (or close-delimited) and decode to the upstream's bytes.",
 		Run:         func(h *H) { checkFraming(h, judgeSSEFraming) },
@@ -107,7 +107,7 @@ func init() {
 		Level:       MUST,
 		Roles:       []Role{RoleT, RoleI, RoleK},
 		Requirement: "Lines end with CRLF, LF or CR, one leading BOM is ignored; a transparent proxy passes the stream through, so id, event, retry, comments and multi-line data reach the client unchanged.",
-		Source:      "WHATWG HTML §9.2.5-9.2.6; spec-requirements §12 SSE-PARSE-001..003",
+		Source:      "WHATWG HTML §9.2.5-9.2.6 (event stream format and interpretation)",
 		Checks:      "A scripted stream with a comment, event, id, retry, multi-line data and a priming event, in each line-ending style and with a BOM; the client's raw body must equal the upstream's.",
 		Rows: []Row{
 			{ID: "lf", Title: "LF line endings", Data: ssescript.Script{LineEnding: "\n"}},
@@ -125,7 +125,7 @@ func init() {
 		Level:       MUST,
 		Roles:       anyRoles,
 		Requirement: "Data lines are appended to the data buffer whole; a proxy must not truncate, split or reorder events, whatever their size or number.",
-		Source:      "WHATWG HTML §9.2.6; spec-requirements §12 SSE-PARSE-003",
+		Source:      "WHATWG HTML §9.2.6 (data lines are appended whole)",
 		KnownBugs:   []string{"re-serialisers on bufio.Scanner's 64 KiB default line limit", "r3labs/sse default 64 KiB buffer"},
 		Checks:      "A 1 MiB single-line event, and 10 000 small events back to back; the client must get every event, whole, in order.",
 		Rows: []Row{
@@ -141,7 +141,7 @@ func init() {
 		Level:       MUST,
 		Roles:       []Role{RoleT, RoleI, RoleK},
 		Requirement: "An id containing NUL is ignored, an empty id clears the last event id, a non-digit retry is ignored: a transparent proxy forwards them unchanged so the client's parser decides.",
-		Source:      "WHATWG HTML §9.2.6; spec-requirements §12 SSE-PARSE-004",
+		Source:      "WHATWG HTML §9.2.6 (id and retry fields)",
 		Checks:      "Raw lines: an id with NUL, an empty id, 'retry: 12a', an id without data; the client's raw body must equal the upstream's.",
 		Run:         checkOddFields,
 	})
@@ -152,7 +152,7 @@ func init() {
 		Level:       MUST,
 		Roles:       anyRoles,
 		Requirement: "Once the end of the stream is reached any pending data is discarded; a proxy whose upstream drops mid-event must end the client's stream promptly, deliver what was sent, and not invent the missing blank line.",
-		Source:      "WHATWG HTML §9.2.6; spec-requirements §12 SSE-PARSE-005",
+		Source:      "WHATWG HTML §9.2.6 (pending data is discarded at the end of the stream)",
 		Checks:      "The upstream sends two events and half of a third, then aborts; the client's stream must end within a bound with both events and no dispatched third event.",
 		Run:         checkCut,
 	})

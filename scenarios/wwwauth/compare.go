@@ -7,7 +7,9 @@ import (
 	"strings"
 )
 
-// Level is a delivery level for a forwarded header (research note §1).
+// Level is a delivery level for a forwarded header: B0 byte-exact, B1
+// field-equivalent (lines may be combined, RFC 9110 §5.3), B2 the parsed
+// challenges equal (RFC 9110 §11).
 type Level int
 
 const (

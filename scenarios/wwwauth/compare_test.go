@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// Catalogue rows used by the proxy simulations below (research note §16).
+// Catalogue rows used by the proxy simulations below (mockserver.Challenges).
 var (
 	wwwa02 = []string{`Bearer realm="mcp", scope="files:read files:write", resource_metadata=` + rm}
 	wwwa03 = []string{`Bearer realm="mcp", error="invalid_token", error_description="The access token expired", resource_metadata=` + rm}

@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-// rmURL stands in for {RM} of the research note §16; the port is arbitrary.
+// rmURL stands in for {RM} of the challenge catalogue (mockserver.Challenges);
+// the port is arbitrary.
 const rmURL = "http://127.0.0.1:7411/.well-known/oauth-protected-resource/mcp"
 
 // rm is {RM} as the catalogue sends it: a quoted-string.
@@ -28,7 +29,7 @@ type parseCase struct {
 	problems bool // whether Parse must report at least one problem
 }
 
-// parseCases holds the RFC examples and every §16 catalogue row that can be
+// parseCases holds the RFC examples and every challenge catalogue row that can be
 // written as a Go string. It doubles as the fuzz seed corpus.
 var parseCases = []parseCase{
 	// RFC 9110 §11.6.1.
@@ -68,7 +69,7 @@ var parseCases = []parseCase{
 			ch("DPoP", q("algs", "ES256 PS256"), q("error", "invalid_request"), q("error_description", "Multiple methods used to include access token")),
 		}},
 
-	// Research note §16.
+	// The challenge catalogue (mockserver.Challenges).
 	{name: "WWWA-01",
 		lines: []string{`Bearer resource_metadata=` + rm},
 		want:  []Challenge{ch("Bearer", q("resource_metadata", rmURL))}},
