@@ -42,6 +42,12 @@ var unexercisable = []struct {
 		How: "a wrong-key row wrongKey does not know (was a skip)", Allowed: []report.Outcome{report.Error}},
 	{Case: "APIKEY-005/no-such-row", Proxy: "reference", Args: []string{"--role", "K"}, AddRow: true,
 		How: "a header-spelling row without the spelling", Allowed: []report.Outcome{report.Error}},
+	{Case: "SSE-STREAM-001/no-such-row", Proxy: "reference", AddRow: true,
+		How: "a stream row the check's switch does not know", Allowed: []report.Outcome{report.Error}},
+	{Case: "SSE-PARSE-003/no-such-row", Proxy: "reference", AddRow: true,
+		How: "a size row without a script", Allowed: []report.Outcome{report.Error}},
+	{Case: "SSE-PARSE-003/no-such-row", Proxy: "reference", Args: []string{"--role", "B"}, AddRow: true,
+		How: "a size row the bridge probe does not know", Allowed: []report.Outcome{report.Error}},
 }
 
 // addUncheckedRow adds row ROW to scenario SCENARIO ("SCENARIO/ROW") in
