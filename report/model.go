@@ -110,6 +110,57 @@ type Case struct {
 	// Bad Gateway"). Cases with the same RootCause were blocked by one
 	// cause: reports show it once, with the list of cases it blocked.
 	RootCause string `json:"rootCause,omitempty"`
+	// Browser is the same case run by a web client page in a real browser
+	// (--browser): what its script could do and read, next to the
+	// header-level verdict above, which stays the case's outcome.
+	Browser *BrowserCheck `json:"browser,omitempty"`
+}
+
+// BrowserCheck is one case as a real browser judged it. Its exchanges
+// (preflights included) are in Case.Exchanges at HopBrowserProxy.
+type BrowserCheck struct {
+	Engine     string `json:"engine"`     // e.g. "Chromium 156.0.8078.114"
+	PageOrigin string `json:"pageOrigin"` // the origin the client page ran on
+	// Outcome is the browser's own verdict: pass, fail, warn (allowed, with
+	// a browser warning about it), skip (a prerequisite failed, so the
+	// browser could not reach this check) or error (the browser could not
+	// run the check).
+	Outcome Outcome `json:"outcome"`
+	// Agrees is false when the browser's verdict differs from the
+	// header-level one: a finding of its own, said in Summary.
+	Agrees  bool          `json:"agrees"`
+	Summary string        `json:"summary"`
+	Steps   []BrowserStep `json:"steps,omitempty"`
+	// Console holds what the browser printed to the page's console during
+	// the case (errors and warnings), verbatim.
+	Console []string `json:"console,omitempty"`
+	// Issues are the DevTools issues raised (CORS errors, deprecations).
+	Issues []string `json:"issues,omitempty"`
+	// Screenshot is a PNG of the page's result table at the end of the case.
+	Screenshot []byte `json:"screenshot,omitempty"`
+}
+
+// BrowserStep is one request the client page's script made, with what it
+// could do and read.
+type BrowserStep struct {
+	Name    string `json:"name"`
+	Request string `json:"request"`          // "POST http://… via XMLHttpRequest"
+	Status  int    `json:"status,omitempty"` // the status the script saw; 0 when no response reached it
+	Error   string `json:"error,omitempty"`  // what the script got instead of a response
+	// Read are the response fields the script read with their values;
+	// Null are those it read as null (hidden by CORS, or absent).
+	Read []Header `json:"read,omitempty"`
+	Null []string `json:"null,omitempty"`
+	// Events is how many SSE events the script read off a stream.
+	Events int `json:"events,omitempty"`
+	// CORSError is the browser's CORS error status for the step, e.g.
+	// "MethodDisallowedByPreflightResponse (DELETE)".
+	CORSError string `json:"corsError,omitempty"`
+	// Verdict: pass, fail, warn, blocked (a prerequisite of the case
+	// failed) or expected (a failure the case wants, e.g. a credentialed
+	// request to a proxy that offers none).
+	Verdict string `json:"verdict"`
+	Note    string `json:"note,omitempty"`
 }
 
 // Hop names, used in Exchange.Hop and Case.Hop.
@@ -120,6 +171,10 @@ const (
 	HopProxyAuthz     = "proxy→authorization server"
 	HopClientUpstream = HopControl
 )
+
+// HopBrowserProxy is what a real browser sent to the proxy and got back
+// (--browser), preflights included.
+const HopBrowserProxy = "browser→proxy"
 
 // Exchange is one HTTP request/response pair as seen at one hop.
 type Exchange struct {

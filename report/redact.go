@@ -138,6 +138,17 @@ func Redact(run *Run, secrets []string) {
 				e.Comment = rd.text(e.Comment)
 			}
 		}
+		if b := c.Browser; b != nil {
+			// Browser console lines quote request URLs, which may carry a key.
+			b.Summary = rd.text(b.Summary)
+			rd.texts(b.Console)
+			rd.texts(b.Issues)
+			for k := range b.Steps {
+				st := &b.Steps[k]
+				st.Request, st.Error, st.Note = rd.text(st.Request), rd.text(st.Error), rd.text(st.Note)
+				rd.headers(st.Read)
+			}
+		}
 	}
 }
 

@@ -162,3 +162,19 @@ func TestRedactJWTShapedOnly(t *testing.T) {
 		t.Errorf("SSE data = %q, want %q", c.Exchanges[0].SSE[0].Data, want)
 	}
 }
+
+func TestRedactBrowserCheck(t *testing.T) {
+	const key = "k3y-Secret-1234"
+	run := &Run{Cases: []Case{{ID: "CORS-001", Browser: &BrowserCheck{
+		Summary: "blocked at http://127.0.0.1:1/mcp?api_key=" + key,
+		Console: []string{"Access to XMLHttpRequest at 'http://127.0.0.1:1/mcp?api_key=" + key + "' from origin 'http://localhost:2' has been blocked"},
+		Steps:   []BrowserStep{{Name: "initialize", Request: "POST http://127.0.0.1:1/mcp?api_key=" + key, Read: []Header{{Name: "X-API-Key", Value: key}}}},
+	}}}}
+	Redact(run, []string{key})
+	b := run.Cases[0].Browser
+	for _, s := range []string{b.Summary, b.Console[0], b.Steps[0].Request, b.Steps[0].Read[0].Value} {
+		if strings.Contains(s, key) {
+			t.Errorf("key left in %q", s)
+		}
+	}
+}
