@@ -95,6 +95,11 @@ func Launch(opts Options) (*Browser, error) {
 	})
 	b.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = b.srv.Serve(ln) }()
+	// The contexts exist before the process does, so Close can stop a start
+	// that is still under way.
+	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), b.flags()...)
+	b.tab, b.tabCancel = chromedp.NewContext(allocCtx, chromedp.WithListener(b.rec.handle))
+	b.allocCancel = allocCancel
 	go b.start()
 	return b, nil
 }
@@ -121,12 +126,10 @@ func (b *Browser) flags() []chromedp.ExecAllocatorOption {
 
 func (b *Browser) start() {
 	defer close(b.ready)
-	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), b.flags()...)
-	tab, tabCancel := chromedp.NewContext(allocCtx, chromedp.WithListener(b.rec.handle))
-	b.allocCancel, b.tabCancel, b.tab = allocCancel, tabCancel, tab
+	tab := b.tab
 	// The first action starts the browser and binds its life to tab, so the
 	// start is bounded by cancelling tab, not by a deadline on the action.
-	timer := time.AfterFunc(b.opts.LaunchTimeout, tabCancel)
+	timer := time.AfterFunc(b.opts.LaunchTimeout, b.tabCancel)
 	err := chromedp.Do(tab, func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		var none chromedp.Void
 		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
@@ -152,7 +155,7 @@ func (b *Browser) start() {
 		}
 	}
 	if err != nil {
-		if stopped {
+		if stopped && tab.Err() != nil {
 			err = fmt.Errorf("did not start within %s", b.opts.LaunchTimeout)
 		}
 		b.err = fmt.Errorf("chromium (%s): %v%s", b.opts.Path, err, b.output.lastLines(10))
@@ -205,13 +208,9 @@ func (b *Browser) Ready(ctx context.Context) error {
 // once and from any goroutine; it waits for the browser to stop.
 func (b *Browser) Close() error {
 	b.closeOnce.Do(func() {
+		b.tabCancel() // also ends a start under way
 		<-b.ready
-		if b.tabCancel != nil {
-			b.tabCancel()
-		}
-		if b.allocCancel != nil {
-			b.allocCancel() // waits for the process and removes its profile folder
-		}
+		b.allocCancel() // waits for the process and removes its profile folder
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = b.srv.Shutdown(ctx)

@@ -203,3 +203,33 @@ func TestClientPageSeesWhatCORSAllows(t *testing.T) {
 		})
 	}
 }
+
+func TestFindSaysHowToInstall(t *testing.T) {
+	_, err := Find("/nonexistent/chromium")
+	if err == nil || !strings.Contains(err.Error(), "apt-get install chromium") || !strings.Contains(err.Error(), "--browser-path") {
+		t.Fatalf("err = %v, want the install hint", err)
+	}
+	if _, err := Find(os.TempDir()); err == nil {
+		t.Fatal("a folder was accepted as the browser")
+	}
+}
+
+// A browser that cannot start costs a bounded wait and a clear error, and
+// Close returns at once.
+func TestBrokenBrowserFailsFast(t *testing.T) {
+	b, err := Launch(Options{Path: "/bin/false", LaunchTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = b.Open(ctx, Target{Title: "x", URL: "http://127.0.0.1:1/mcp"})
+	if err == nil || !strings.Contains(err.Error(), "chromium (/bin/false)") {
+		t.Errorf("Open: %v, want an error naming the executable", err)
+	}
+	_ = b.Close()
+	if d := time.Since(start); d > 6*time.Second {
+		t.Errorf("took %s", d)
+	}
+}

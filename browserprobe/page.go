@@ -54,8 +54,8 @@ type Step struct {
 	TimeoutMS int `json:"timeoutMs"`
 }
 
-// Result is what one step's script could do and read, and, once the page
-// settled, what the browser did for it.
+// Result is what one step's script could do and read, and what the browser
+// did for it (refreshed by Settle).
 type Result struct {
 	Label     string   `json:"label"`
 	Transport string   `json:"transport"` // XMLHttpRequest or fetch
@@ -79,7 +79,7 @@ type Result struct {
 	ProtocolVersion string  `json:"protocolVersion"`
 	MS              float64 `json:"ms"`
 
-	// From DevTools, filled by Settle.
+	// From DevTools.
 	Console []string `json:"-"` // printed during the step
 	Issues  []string `json:"-"`
 	// CORSError is the browser's CORS error for the step's requests, e.g.
@@ -221,52 +221,70 @@ func (p *Page) Step(ctx context.Context, s Step) (*Result, error) {
 	}
 	p.specs = append(p.specs, s)
 	p.steps = append(p.steps, &r)
+	// The script has its answer; the browser's account of the same requests
+	// follows within moments.
+	p.wait(ctx, len(p.steps)-1, 300*time.Millisecond)
+	p.fill(len(p.steps) - 1)
 	return &r, nil
 }
 
 // Settle waits (briefly, bounded by ctx) until the browser reported the end
-// of every request, then fills each step's DevTools evidence.
+// of every request, then fills each step's DevTools evidence anew: some
+// events (the raw fields, DevTools issues) may come after the script's
+// answer.
 func (p *Page) Settle(ctx context.Context) {
-	deadline := time.NewTimer(time.Second)
-	defer deadline.Stop()
+	p.wait(ctx, -1, time.Second)
+	for i := range p.steps {
+		p.fill(i)
+	}
+}
+
+// wait waits until step's requests (every request for step -1) ended, at
+// most d.
+func (p *Page) wait(ctx context.Context, step int, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
 	for {
-		n, changed := p.b.rec.open()
+		n, changed := p.b.rec.open(step)
 		if n == 0 {
-			break
+			return
 		}
 		select {
 		case <-changed:
-			continue
-		case <-deadline.C:
+		case <-timer.C:
+			return
 		case <-ctx.Done():
+			return
 		}
-		break
 	}
+}
+
+// fill copies what DevTools reported for step i into its Result.
+func (p *Page) fill(i int) {
 	rec := p.b.rec
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	for i, r := range p.steps {
-		r.Console, r.Issues, r.CORSError, r.CORSCode, r.Responses = nil, nil, "", "", nil
-		for _, c := range rec.console {
-			if c.step == i {
-				r.Console = append(r.Console, c.text)
-			}
+	r := p.steps[i]
+	r.Console, r.Issues, r.CORSError, r.CORSCode, r.Responses = nil, nil, "", "", nil
+	for _, c := range rec.console {
+		if c.step == i {
+			r.Console = append(r.Console, c.text)
 		}
-		for _, c := range rec.issues {
-			if c.step == i {
-				r.Issues = append(r.Issues, c.text)
-			}
+	}
+	for _, c := range rec.issues {
+		if c.step == i {
+			r.Issues = append(r.Issues, c.text)
 		}
-		for _, w := range rec.order {
-			if w.step != i {
-				continue
-			}
-			if w.cors != nil && r.CORSCode == "" {
-				r.CORSError, r.CORSCode = corsErrorText(w.cors), string(w.cors.CorsError)
-			}
-			if w.status > 0 {
-				r.Responses = append(r.Responses, WireResponse{Preflight: w.preflight, Status: w.status, Header: header(w.respHdr)})
-			}
+	}
+	for _, w := range rec.order {
+		if w.step != i {
+			continue
+		}
+		if w.cors != nil && r.CORSCode == "" {
+			r.CORSError, r.CORSCode = corsErrorText(w.cors), string(w.cors.CorsError)
+		}
+		if w.status > 0 {
+			r.Responses = append(r.Responses, WireResponse{Preflight: w.preflight, Status: w.status, Header: header(w.respHdr)})
 		}
 	}
 }
@@ -307,7 +325,7 @@ func (p *Page) Close(ctx context.Context) Evidence {
 	for _, c := range rec.issues {
 		ev.Issues = append(ev.Issues, c.text)
 	}
-	for _, w := range rec.order {
+	for _, w := range rec.inOrder() {
 		ev.Exchanges = append(ev.Exchanges, p.exchange(w))
 	}
 	rec.mu.Unlock()

@@ -50,6 +50,7 @@ type wireRequest struct {
 	id        network.RequestID
 	step      int
 	preflight bool
+	forID     network.RequestID // the request a preflight is for
 	started   time.Time
 	t0, t1    float64 // DevTools monotonic seconds
 	method    string
@@ -184,7 +185,7 @@ func (r *recorder) requestWillBeSent(e *network.EventRequestWillBeSent) {
 		reqHeader: fields(e.Request.Headers), t0: e.Timestamp.Float64(), started: wallTime(e.WallTime.Float64()),
 	}
 	if e.Initiator != nil && e.Initiator.Type == network.InitiatorTypePreflight {
-		w.preflight = true
+		w.preflight, w.forID = true, e.Initiator.RequestID
 		if actual, ok := r.reqs[e.Initiator.RequestID]; ok {
 			w.step = actual.step
 		}
@@ -209,19 +210,42 @@ func (w *wireRequest) rawResponse(e *network.EventResponseReceivedExtraInfo) {
 	w.rawResp = true
 }
 
+// inOrder lists the requests as they went out: each preflight before the
+// request it is for (DevTools may report it after that request). The
+// caller holds mu.
+func (r *recorder) inOrder() []*wireRequest {
+	var out []*wireRequest
+	placed := map[*wireRequest]bool{}
+	for _, w := range r.order {
+		if w.preflight && r.reqs[w.forID] != nil {
+			continue // placed with its request
+		}
+		if !w.preflight {
+			for _, pf := range r.order {
+				if pf.preflight && pf.forID == w.id && !placed[pf] {
+					out = append(out, pf)
+					placed[pf] = true
+				}
+			}
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
 func (r *recorder) signal() {
 	close(r.changed)
 	r.changed = make(chan struct{})
 }
 
-// open reports how many requests have not ended yet, and a channel closed
-// when one more ends.
-func (r *recorder) open() (int, <-chan struct{}) {
+// open reports how many requests of step (all for -1) have not ended yet,
+// and a channel closed when one more ends.
+func (r *recorder) open(step int) (int, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
 	for _, w := range r.order {
-		if !w.ended {
+		if !w.ended && (step < 0 || w.step == step) {
 			n++
 		}
 	}

@@ -40,6 +40,11 @@ type Profile struct {
 	// Baseline is a baseline file, relative to the profile's folder.
 	Baseline string `yaml:"baseline,omitempty"`
 
+	// Browser also judges the CORS area in headless Chromium (--browser);
+	// BrowserPath is its executable (--browser-path).
+	Browser     bool   `yaml:"browser,omitempty"`
+	BrowserPath string `yaml:"browser-path,omitempty"`
+
 	// Dir is the folder the profile was read from ({profile_dir}).
 	Dir string `yaml:"-"`
 }

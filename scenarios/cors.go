@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mcpconform/mcpconform/browserprobe"
 	"github.com/mcpconform/mcpconform/mockserver"
 	"github.com/mcpconform/mcpconform/report"
 )
@@ -12,6 +13,12 @@ import (
 // Area 3: CORS for browser-facing proxies (CORS-*). The mock does no CORS,
 // so the control only proves the mock's answer; the CORS fields are the
 // proxy's own.
+//
+// Each case is judged from the fields (what a browser should allow) and,
+// with --browser, by a client page in Chromium (what it does allow); see
+// browsercheck.go. Each browser flow judges only failures of the case's own
+// requirement: a preflight that fails in CORS-001's flow blocks it (CORS-006
+// judges that), it does not fail it.
 
 // corsOrigin is the Inspector UI's origin, a typical allowed browser origin.
 const corsOrigin = "http://localhost:6274"
@@ -32,7 +39,7 @@ func init() {
 		Source:      "WHATWG Fetch #cors-safelisted-response-header-name; RFC 9449 §7.1, §8",
 		KnownBugs:   []string{"(iii) Inspector v1 exposed only mcp-session-id; punkpeye/mcp-proxy exposedHeaders [Mcp-Session-Id]", "twentyhq/twenty#19836, better-auth#10290"},
 		Checks:      "With Origin: a 401 WWWA-20 (challenge + DPoP-Nonce) on initialize and a successful initialize; the 401 must expose WWW-Authenticate and DPoP-Nonce, the 200 Mcp-Session-Id, each with Access-Control-Allow-Origin.",
-		Run:         checkCORSExpose,
+		Run:         corsCheck(checkCORSExpose, browserCORSExpose),
 	})
 	cors(Scenario{
 		ID:          "CORS-002",
@@ -42,7 +49,7 @@ func init() {
 		Source:      "WHATWG Fetch #http-responses",
 		KnownBugs:   []string{"kernel-mcp-server#128: CORS fields only on the OPTIONS reply"},
 		Checks:      "With Origin: 401, 403, 404, 405 from the upstream and a 200 SSE stream; each must carry Access-Control-Allow-Origin and an Access-Control-Expose-Headers listing WWW-Authenticate.",
-		Run:         checkCORSOnErrors,
+		Run:         corsCheck(checkCORSOnErrors, browserCORSOnErrors),
 	})
 	cors(Scenario{
 		ID:          "CORS-003",
@@ -52,7 +59,7 @@ func init() {
 		Source:      "WHATWG Fetch #cors-protocol-and-credentials",
 		KnownBugs:   []string{"punkpeye/mcp-proxy default: origin * with credentials true"},
 		Checks:      "A credentialed-looking initialize and a preflight with Origin; flags ACAO * or ACEH/ACAH/ACAM * together with ACAC true, and an ACAC other than exactly true.",
-		Run:         checkCORSCredentials,
+		Run:         corsCheck(checkCORSCredentials, browserCORSCredentials),
 	})
 	cors(Scenario{
 		ID:          "CORS-004",
@@ -61,7 +68,7 @@ func init() {
 		Requirement: "Authorization is a CORS non-wildcard request-header name and must be listed explicitly; MCP browser requests preflight authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id.",
 		Source:      "WHATWG Fetch §CORS-preflight fetch, #cors-safelisted-request-header",
 		Checks:      "OPTIONS with Access-Control-Request-Headers: authorization,content-type,last-event-id,mcp-protocol-version,mcp-session-id; a 2xx whose Access-Control-Allow-Headers names each, authorization explicitly.",
-		Run:         checkCORSPreflightHeaders,
+		Run:         corsCheck(checkCORSPreflightHeaders, browserCORSPreflightHeaders),
 	})
 	cors(Scenario{
 		ID:          "CORS-005",
@@ -71,7 +78,7 @@ func init() {
 		Source:      "WHATWG Fetch #cors-safelisted-method; MCP Session Management 5",
 		KnownBugs:   []string{"punkpeye/mcp-proxy default methods GET, POST, OPTIONS"},
 		Checks:      "OPTIONS with Access-Control-Request-Method: DELETE; a 2xx whose Access-Control-Allow-Methods includes DELETE.",
-		Run:         checkCORSPreflightDelete,
+		Run:         corsCheck(checkCORSPreflightDelete, browserCORSPreflightDelete),
 	})
 	cors(Scenario{
 		ID:          "CORS-006",
@@ -80,8 +87,22 @@ func init() {
 		Requirement: "A CORS-preflight request never includes credentials, and passes only with an ok status: auth gates must not apply to it.",
 		Source:      "WHATWG Fetch §CORS-preflight fetch, #cors-protocol-and-credentials",
 		Checks:      "OPTIONS with Origin and Access-Control-Request-Method: POST and no Authorization or API key; a 2xx with Access-Control-Allow-Origin, not 401.",
-		Run:         checkCORSPreflightNoCreds,
+		Run:         corsCheck(checkCORSPreflightNoCreds, browserCORSPreflightNoCreds),
 	})
+}
+
+// corsCheck runs a case at header level (header returns nil when it holds)
+// and, with --browser, in the browser too.
+func corsCheck(header func(*H) *Mismatch, browser func(*H) *browserFlow) func(*H) {
+	return func(h *H) {
+		m := header(h)
+		if !h.browserOn() {
+			h.Verdict(m)
+			return
+		}
+		h.Mock().Disarm()
+		h.verdictWithBrowser(m, h.runBrowser(browser(h)))
+	}
 }
 
 // withOrigin adds the browser's Origin to a request.
@@ -128,7 +149,7 @@ func corsActualProblems(res *Result, expose ...string) []string {
 	return d
 }
 
-func checkCORSExpose(h *H) {
+func checkCORSExpose(h *H) *Mismatch {
 	w20, _ := mockserver.ChallengeByID("WWWA-20")
 	probe := func(t Target) (*Result, *Result) {
 		h.Mock().Arm(h.outlastRetry(w20.Fault(h.Mock(), matchInitialize)))
@@ -154,26 +175,35 @@ func checkCORSExpose(h *H) {
 		d = append(d, corsActualProblems(ok, "Mcp-Session-Id")...)
 	}
 	if len(d) > 0 {
-		h.Verdict(Mismatchf(report.HopClientProxy, "CORS exposes WWW-Authenticate and DPoP-Nonce on the 401, Mcp-Session-Id on the 200", "a field is hidden from scripts", d...))
+		return Mismatchf(report.HopClientProxy, "CORS exposes WWW-Authenticate and DPoP-Nonce on the 401, Mcp-Session-Id on the 200", "a field is hidden from scripts", d...)
 	}
+	return nil
 }
 
-func checkCORSOnErrors(h *H) {
-	type leg struct {
-		status int
-		leg    string
+// corsErrorFault is the upstream's error answer of CORS-002 on a leg: a
+// challenge with the 401 and 403, a JSON error body.
+func corsErrorFault(h *H, status int, leg string) mockserver.Fault {
+	fields := []mockserver.Field{{Name: "Content-Type", Value: "application/json"}}
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		fields = append(fields, mockserver.Field{Name: "WWW-Authenticate", Value: `Bearer resource_metadata="` + h.Mock().PRMURL() + `"`})
 	}
-	legs := []leg{{401, legInitialize}, {403, legMid}, {404, legMid}, {405, legStream}}
+	f := mockserver.Fault{Name: fmt.Sprintf("cors-%d", status), Match: legMatch(leg), Status: status, Fields: fields, Body: mockserver.ErrorBody(status)}
+	if status == http.StatusUnauthorized {
+		f = h.outlastRetry(f)
+	}
+	return f
+}
+
+// corsErrorLegs are CORS-002's upstream errors and where they come back.
+var corsErrorLegs = []struct {
+	status int
+	leg    string
+}{{401, legInitialize}, {403, legMid}, {404, legMid}, {405, legStream}}
+
+func checkCORSOnErrors(h *H) *Mismatch {
 	var d []string
-	for _, l := range legs {
-		fields := []mockserver.Field{{Name: "Content-Type", Value: "application/json"}}
-		if l.status == 401 || l.status == 403 {
-			fields = append(fields, mockserver.Field{Name: "WWW-Authenticate", Value: `Bearer resource_metadata="` + h.Mock().PRMURL() + `"`})
-		}
-		f := mockserver.Fault{Name: fmt.Sprintf("cors-%d", l.status), Match: legMatch(l.leg), Status: l.status, Fields: fields, Body: mockserver.ErrorBody(l.status)}
-		if l.status == http.StatusUnauthorized {
-			f = h.outlastRetry(f)
-		}
+	for _, l := range corsErrorLegs {
+		f := corsErrorFault(h, l.status, l.leg)
 		// Sessions are opened with Origin too, as a browser would.
 		res, m := h.sendOnLegWithOrigin(h.Upstream(), l.leg, f)
 		h.Mock().Disarm()
@@ -183,7 +213,9 @@ func checkCORSOnErrors(h *H) {
 		h.Control(m)
 		res, m = h.sendOnLegWithOrigin(h.Proxy(), l.leg, f)
 		h.Mock().Disarm()
-		h.Verdict(m)
+		if m != nil {
+			return m
+		}
 		if res.Err != nil || res.Status != l.status {
 			d = append(d, fmt.Sprintf("expected the upstream's %d, got %s", l.status, res.Describe()))
 			continue
@@ -193,7 +225,7 @@ func checkCORSOnErrors(h *H) {
 	// A successful SSE stream (GET answered with a short stream).
 	s, bad := h.Open(h.Proxy())
 	if s == nil {
-		h.Verdict(Mismatchf(report.HopClientProxy, "an MCP session opens", bad.Describe()))
+		return Mismatchf(report.HopClientProxy, "an MCP session opens", bad.Describe())
 	}
 	h.Mock().Arm(shortStream("cors-sse"))
 	res := h.Send(h.Proxy(), withOrigin(Request{Method: http.MethodGet, Header: getHeaders(s.ID)}))
@@ -203,8 +235,9 @@ func checkCORSOnErrors(h *H) {
 		d = append(d, corsActualProblems(res, "WWW-Authenticate")...)
 	}
 	if len(d) > 0 {
-		h.Verdict(Mismatchf(report.HopClientProxy, "Access-Control-Allow-Origin and -Expose-Headers on 401, 403, 404, 405 and the SSE 200", "missing on some responses", d...))
+		return Mismatchf(report.HopClientProxy, "Access-Control-Allow-Origin and -Expose-Headers on 401, 403, 404, 405 and the SSE 200", "missing on some responses", d...)
 	}
+	return nil
 }
 
 // sendOnLegWithOrigin is sendOnLeg with Origin on every request of the leg.
@@ -231,7 +264,7 @@ func (h *H) preflight(method, headers string) *Result {
 	return h.Send(t, Request{Method: http.MethodOptions, Header: hdr})
 }
 
-func checkCORSCredentials(h *H) {
+func checkCORSCredentials(h *H) *Mismatch {
 	var d []string
 	check := func(what string, res *Result) {
 		if res.Err != nil {
@@ -258,16 +291,17 @@ func checkCORSCredentials(h *H) {
 	check("initialize", res)
 	check("preflight", h.preflight(http.MethodPost, "content-type,mcp-protocol-version"))
 	if len(d) > 0 {
-		h.Verdict(Mismatchf(report.HopClientProxy, "no wildcard together with Access-Control-Allow-Credentials: true", "a combination browsers reject", d...))
+		return Mismatchf(report.HopClientProxy, "no wildcard together with Access-Control-Allow-Credentials: true", "a combination browsers reject", d...)
 	}
+	return nil
 }
 
-func checkCORSPreflightHeaders(h *H) {
+func checkCORSPreflightHeaders(h *H) *Mismatch {
 	const asked = "authorization,content-type,last-event-id,mcp-protocol-version,mcp-session-id"
 	res := h.preflight(http.MethodPost, asked)
 	want := "2xx with Access-Control-Allow-Headers naming " + asked
 	if res.Err != nil || res.Status/100 != 2 {
-		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe(), "the preflight failed, so browsers send nothing"))
+		return Mismatchf(report.HopClientProxy, want, res.Describe(), "the preflight failed, so browsers send nothing")
 	}
 	acah := res.Header.Values("Access-Control-Allow-Headers")
 	wild := listHas(acah, "*") && res.Header.Get("Access-Control-Allow-Credentials") != "true"
@@ -286,34 +320,37 @@ func checkCORSPreflightHeaders(h *H) {
 		d = append(d, "no Access-Control-Allow-Origin on the preflight")
 	}
 	if len(d) > 0 {
-		h.Verdict(Mismatchf(report.HopClientProxy, want, fmt.Sprintf("%d, Access-Control-Allow-Headers %s", res.Status, quoteLines(acah)), d...))
+		return Mismatchf(report.HopClientProxy, want, fmt.Sprintf("%d, Access-Control-Allow-Headers %s", res.Status, quoteLines(acah)), d...)
 	}
+	return nil
 }
 
-func checkCORSPreflightDelete(h *H) {
+func checkCORSPreflightDelete(h *H) *Mismatch {
 	res := h.preflight(http.MethodDelete, "mcp-protocol-version,mcp-session-id")
 	want := "2xx with Access-Control-Allow-Methods including DELETE"
 	if res.Err != nil || res.Status/100 != 2 {
-		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe()))
+		return Mismatchf(report.HopClientProxy, want, res.Describe())
 	}
 	acam := res.Header.Values("Access-Control-Allow-Methods")
 	wild := listHas(acam, "*") && res.Header.Get("Access-Control-Allow-Credentials") != "true"
 	if !listHas(acam, "DELETE") && !wild {
-		h.Verdict(Mismatchf(report.HopClientProxy, want, "Access-Control-Allow-Methods "+quoteLines(acam), "DELETE is not allowed: browser clients cannot end their session"))
+		return Mismatchf(report.HopClientProxy, want, "Access-Control-Allow-Methods "+quoteLines(acam), "DELETE is not allowed: browser clients cannot end their session")
 	}
+	return nil
 }
 
-func checkCORSPreflightNoCreds(h *H) {
+func checkCORSPreflightNoCreds(h *H) *Mismatch {
 	res := h.preflight(http.MethodPost, "content-type")
 	want := "2xx with Access-Control-Allow-Origin, without credentials"
 	switch {
 	case res.Err != nil:
-		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe()))
+		return Mismatchf(report.HopClientProxy, want, res.Describe())
 	case res.Status/100 != 2:
-		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe(), fmt.Sprintf("the preflight got %d; an auth gate must not apply to OPTIONS", res.Status)))
+		return Mismatchf(report.HopClientProxy, want, res.Describe(), fmt.Sprintf("the preflight got %d; an auth gate must not apply to OPTIONS", res.Status))
 	case res.Header.Get("Access-Control-Allow-Origin") == "":
-		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe()+" without Access-Control-Allow-Origin"))
+		return Mismatchf(report.HopClientProxy, want, res.Describe()+" without Access-Control-Allow-Origin")
 	}
+	return nil
 }
 
 // outlastRetry keeps an upstream 401 armed until disarmed when the proxy
@@ -325,4 +362,116 @@ func (h *H) outlastRetry(f mockserver.Fault) mockserver.Fault {
 		f.Times = -1
 	}
 	return f
+}
+
+// The browser flows: each case's requests as the client page sends them.
+// A flow names the failures that are its case's own (concern); anything
+// else that stops it blocks the browser's verdict instead.
+
+// Requests of the client page: initialize, tools/list, a notification.
+var (
+	browserInitialize  = rpcJSON(rpcRequest(1, "initialize", initializeParams()))
+	browserToolsList   = rpcJSON(rpcRequest(2, "tools/list", nil))
+	browserInitialized = rpcJSON(rpcNotification("notifications/initialized"))
+)
+
+func browserCORSExpose(h *H) *browserFlow {
+	return &browserFlow{concern: isOneOf(failActual, failHidden, failStatus, failNetwork), flow: func(f *browserFlow) {
+		w20, _ := mockserver.ChallengeByID("WWWA-20")
+		challenge := h.outlastRetry(w20.Fault(h.Mock(), matchInitialize))
+		f.step(bstep{arm: &challenge, status: http.StatusUnauthorized, must: []string{"WWW-Authenticate", "DPoP-Nonce"}, Step: browserprobe.Step{
+			Label: "initialize without Authorization, answered 401", Method: http.MethodPost, RPC: browserInitialize,
+			Read: []string{"WWW-Authenticate", "DPoP-Nonce"}}})
+		f.step(bstep{must: []string{"Mcp-Session-Id"}, Step: browserprobe.Step{
+			Label: "initialize with Authorization", Method: http.MethodPost, RPC: browserInitialize, Auth: true,
+			Read: []string{"Mcp-Session-Id"}}})
+	}}
+}
+
+func browserCORSOnErrors(h *H) *browserFlow {
+	return &browserFlow{concern: isOneOf(failActual, failHidden, failStatus, failStream, failNetwork), flow: func(f *browserFlow) {
+		first := corsErrorFault(h, corsErrorLegs[0].status, corsErrorLegs[0].leg)
+		f.step(bstep{arm: &first, status: first.Status, must: []string{"WWW-Authenticate"}, Step: browserprobe.Step{
+			Label: "initialize, answered 401", Method: http.MethodPost, RPC: browserInitialize, Read: []string{"WWW-Authenticate"}}})
+		sid := f.openSession(false)
+		inSession := func(label string, s browserprobe.Step) browserprobe.Step {
+			s.Label, s.Session, s.SessionID, s.Version, s.ProtocolVersion = label, true, sid, true, ProtocolVersion
+			return s
+		}
+		for _, l := range corsErrorLegs[1:] {
+			fault := corsErrorFault(h, l.status, l.leg)
+			st := bstep{arm: &fault, status: l.status}
+			if l.leg == legStream {
+				st.Step = inSession(fmt.Sprintf("GET stream, answered %d", l.status), browserprobe.Step{Method: http.MethodGet, Stream: true})
+			} else {
+				st.Step = inSession(fmt.Sprintf("tools/list, answered %d", l.status), browserprobe.Step{Method: http.MethodPost, RPC: browserToolsList})
+			}
+			if l.status == http.StatusForbidden { // the one with a challenge
+				st.must, st.Read = []string{"WWW-Authenticate"}, []string{"WWW-Authenticate"}
+			}
+			f.step(st)
+		}
+		sse := shortStream("cors-sse")
+		f.step(bstep{arm: &sse, status: http.StatusOK, events: 1, Step: inSession("GET stream (fetch, reading the body incrementally)",
+			browserprobe.Step{Method: http.MethodGet, Stream: true})})
+	}}
+}
+
+func browserCORSCredentials(h *H) *browserFlow {
+	f := &browserFlow{concern: isOneOf(failCredentials, failNetwork)}
+	// A proxy that never sends Access-Control-Allow-Credentials offers no
+	// credentialed access: the browser refusing it is then what it must do.
+	f.expected = func(s *judgedStep) string {
+		if s.class != failCredentials {
+			return ""
+		}
+		for _, o := range f.steps {
+			for _, w := range o.r.Responses {
+				if w.Header.Get("Access-Control-Allow-Credentials") != "" {
+					return ""
+				}
+			}
+		}
+		return "the proxy offers no credentialed access (it never sends Access-Control-Allow-Credentials), so the browser refuses a credentialed request"
+	}
+	f.flow = func(f *browserFlow) {
+		r := f.step(bstep{Step: browserprobe.Step{Label: "initialize, credentialed (withCredentials)", Method: http.MethodPost,
+			RPC: browserInitialize, Credentials: true, Read: []string{"Mcp-Session-Id"}}})
+		sse := shortStream("cors-sse-credentials")
+		f.step(bstep{arm: &sse, status: http.StatusOK, Step: browserprobe.Step{Label: "GET stream, credentialed (fetch, credentials: include)",
+			Method: http.MethodGet, Stream: true, Credentials: true, Session: true, SessionID: sessionFallback(r), Version: true, ProtocolVersion: ProtocolVersion}})
+	}
+	return f
+}
+
+func browserCORSPreflightHeaders(h *H) *browserFlow {
+	return &browserFlow{concern: isOneOf(failPreflight, failPreflightHeader, failNetwork),
+		// Chromium still lets Authorization through a wildcard, with this.
+		warnOn: []string{"DeprecationIssue AuthorizationCoveredByWildcard"},
+		flow: func(f *browserFlow) {
+			r := f.step(bstep{setup: true, Step: browserprobe.Step{Label: "initialize with Authorization", Method: http.MethodPost,
+				RPC: browserInitialize, Auth: true, Read: []string{"Mcp-Session-Id"}}})
+			sid := sessionFallback(r)
+			f.step(bstep{Step: browserprobe.Step{Label: "notifications/initialized with Authorization, Mcp-Session-Id, MCP-Protocol-Version",
+				Method: http.MethodPost, RPC: browserInitialized, Auth: true, Session: true, SessionID: sid, Version: true, ProtocolVersion: ProtocolVersion}})
+			sse := shortStream("cors-sse-resume")
+			f.step(bstep{arm: &sse, status: http.StatusOK, Step: browserprobe.Step{Label: "GET stream with Authorization and Last-Event-ID",
+				Method: http.MethodGet, Stream: true, Auth: true, Session: true, SessionID: sid, Version: true, ProtocolVersion: ProtocolVersion,
+				LastEventID: "mcpconform-0"}})
+		}}
+}
+
+func browserCORSPreflightDelete(h *H) *browserFlow {
+	return &browserFlow{concern: isOneOf(failPreflight, failPreflightMethod, failNetwork), flow: func(f *browserFlow) {
+		sid := f.openSession(false)
+		f.step(bstep{status: -1, Step: browserprobe.Step{Label: "DELETE the session", Method: http.MethodDelete,
+			Session: true, SessionID: sid, Version: true, ProtocolVersion: ProtocolVersion}})
+	}}
+}
+
+func browserCORSPreflightNoCreds(h *H) *browserFlow {
+	return &browserFlow{concern: isOneOf(failPreflight, failNetwork), flow: func(f *browserFlow) {
+		f.step(bstep{Step: browserprobe.Step{Label: "initialize (Content-Type application/json: preflighted, never with credentials)",
+			Method: http.MethodPost, RPC: browserInitialize, Read: []string{"Mcp-Session-Id"}}})
+	}}
 }

@@ -76,6 +76,10 @@ type Config struct {
 	// Params are area settings (API key, token lifetime, SSE timing).
 	Params Params
 
+	// BrowserPath, when set, is the Chromium that also judges the CORS
+	// area from a client page (--browser); see browsercheck.go.
+	BrowserPath string
+
 	// Progress receives one line per finished case; Verbose adds the
 	// failure text.
 	Progress io.Writer
@@ -119,6 +123,7 @@ type runState struct {
 	// roleSeen is set once the first session through the proxy has been
 	// compared with what reached the upstream (observeRole).
 	roleSeen bool
+	browser  browserRun
 }
 
 // observeRole compares the first session opened through the proxy with what
@@ -227,6 +232,7 @@ func Run(cfg Config) ([]report.Case, error) {
 	repCfg.SilenceSkips = true
 	ginkgo.RunSpecs(&quietT{}, suiteText, suiteCfg, repCfg)
 	st.client.close()
+	st.stopBrowser()
 	st.reportUnrun()
 	return st.cases, nil
 }
@@ -331,6 +337,9 @@ func buildTree() {
 			env, err := st.cfg.Setup(ctx)
 			st.env, st.setupErr = env, err
 		}()
+		if st.setupErr == nil {
+			st.startBrowser()
+		}
 	}, ginkgo.NodeTimeout(time.Minute))
 
 	ginkgo.ReportBeforeSuite(func(r types.Report) {
@@ -340,6 +349,7 @@ func buildTree() {
 	})
 
 	ginkgo.AfterSuite(func() {
+		current.stopBrowser()
 		if current.cfg.Teardown != nil {
 			current.cfg.Teardown()
 		}

@@ -58,6 +58,12 @@ func (o *runOptions) applyProfile(changed func(string) bool) error {
 	if p.UpstreamStdio {
 		set("upstream-stdio", func() { o.upstreamStdio = true })
 	}
+	if p.Browser {
+		set("browser", func() { o.browser = true })
+	}
+	if p.BrowserPath != "" {
+		set("browser-path", func() { o.browserPath = p.BrowserPath })
+	}
 	if len(p.Headers) > 0 {
 		set("header", func() { o.headers = p.Headers })
 	}

@@ -78,6 +78,8 @@ type runOptions struct {
 	proxyVersion  string
 	// name labels the run in every output (--name, or the profile's name).
 	name string
+
+	browserOptions
 }
 
 // proxyOptions tells a built-in proxy what the run declared.
@@ -163,6 +165,7 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 	f.BoolVar(&o.listenAny, "listen-any", false, "allow a non-loopback --upstream (e.g. 0.0.0.0:0 for a proxy in a container); the mock then answers, and hands test credentials to, anyone who can reach it")
 	f.StringVar(&o.name, "name", "", "label of the proxy in the console, every report, the JUnit suite and side-by-side columns (default: the profile's name, else the URL)")
 	f.StringVar(&o.profile, "profile", "", "YAML profile of the proxy (url or launch template, roles, API key, tolerances, baseline); flags override it")
+	o.browserOptions.addFlags(f)
 	return cmd
 }
 
@@ -189,6 +192,11 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	browserPath, err := o.resolveBrowser()
+	if err != nil {
+		return err
+	}
+	o.cors = o.cors || o.browser
 	hdr := http.Header{}
 	for _, h := range o.headers {
 		name, value, ok := strings.Cut(h, ":")
@@ -465,6 +473,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		ProxyHeader:  hdr,
 		GiveUpAfter:  o.giveUpAfter,
 		Params:       o.scenarioParams(),
+		BrowserPath:  browserPath,
 		Verbose:      o.verbose,
 		OnHint: func(hint string) {
 			con.hint(hint)
