@@ -8,6 +8,9 @@ FUZZTIME ?= 40000x
 
 .PHONY: run test build vet lint fuzz bench clean
 
+# Whether the browser checks can run: the names browserprobe.Find looks for.
+BROWSER_CHECK = (test -x "$$MCPCONFORM_BROWSER_PATH" || command -v chromium || command -v chromium-browser || command -v google-chrome || command -v google-chrome-stable || command -v chrome) >/dev/null 2>&1
+
 build:
 	$(GO) build -o bin/mcpconform ./cmd/mcpconform
 
@@ -19,6 +22,7 @@ run: build
 # bounded fuzz run of each fuzz target. .ci/run calls exactly this.
 test:
 	$(GO) vet ./...
+	@$(BROWSER_CHECK) || echo "make test: no Chromium found: the browser checks (--browser) will be SKIPPED; apt-get install chromium, or set MCPCONFORM_BROWSER_PATH"
 	$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 	$(MAKE) --no-print-directory lint-action

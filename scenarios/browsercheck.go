@@ -377,9 +377,9 @@ func (h *H) verdictWithBrowser(m *Mismatch, bc *report.BrowserCheck) {
 	}
 	headerFailed := m != nil
 	switch bc.Outcome {
-	case report.Fail, report.Warn:
+	case report.Fail:
 		bc.Agrees = headerFailed
-	case report.Pass:
+	case report.Pass, report.Warn: // Warn: the browser allowed it, saying it will not
 		bc.Agrees = !headerFailed
 	default: // not judged in the browser: nothing to agree or disagree with
 		bc.Agrees = true

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"io"
+	"path/filepath"
+	"strings"
+
 	"github.com/spf13/pflag"
 
 	"github.com/mcpconform/mcpconform/browserprobe"
+	"github.com/mcpconform/mcpconform/report"
 )
 
 // browserOptions are the flags of the browser checks: the CORS area also
@@ -29,4 +34,17 @@ func (o *browserOptions) resolveBrowser() (string, error) {
 		return "", usageErr("--browser: %v", err)
 	}
 	return path, nil
+}
+
+// writeScreenshot writes the browser's screenshot of a case's client page
+// next to its HAR file: har/<case>.png.
+func writeScreenshot(dir string, c *report.Case) error {
+	if c.Browser == nil || len(c.Browser.Screenshot) == 0 {
+		return nil
+	}
+	name := strings.TrimSuffix(report.HARFileName(c), ".har") + ".png"
+	return report.WriteFileAtomic(filepath.Join(dir, name), func(w io.Writer) error {
+		_, err := w.Write(c.Browser.Screenshot)
+		return err
+	})
 }

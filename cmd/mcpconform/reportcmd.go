@@ -85,7 +85,7 @@ saved (redacted unless the run used --unredacted).`,
 }
 
 // writeHARs writes har/<case>.har for every case that did not pass and has
-// evidence.
+// evidence, with har/<case>.png when a browser judged it (--browser).
 func writeHARs(dir string, run *report.Run) (int, error) {
 	n := 0
 	for i := range run.Cases {
@@ -106,6 +106,9 @@ func writeHARs(dir string, run *report.Run) (int, error) {
 		if err := report.WriteFileAtomic(filepath.Join(dir, report.HARFileName(c)), func(w io.Writer) error {
 			return report.WriteHAR(w, c, run.Tool)
 		}); err != nil {
+			return n, err
+		}
+		if err := writeScreenshot(dir, c); err != nil {
 			return n, err
 		}
 		n++
