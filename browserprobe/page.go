@@ -86,6 +86,9 @@ type Result struct {
 	// "MethodDisallowedByPreflightResponse (DELETE)"; CORSCode the bare code.
 	CORSError string `json:"-"`
 	CORSCode  string `json:"-"`
+	// NetError is the browser's network error for the step when it is not
+	// a CORS one, e.g. "net::ERR_CONNECTION_RESET".
+	NetError string `json:"-"`
 	// Responses are the responses the browser received for the step, a
 	// preflight's first, with every field as received: also those hidden
 	// from the script.
@@ -265,7 +268,7 @@ func (p *Page) fill(i int) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	r := p.steps[i]
-	r.Console, r.Issues, r.CORSError, r.CORSCode, r.Responses = nil, nil, "", "", nil
+	r.Console, r.Issues, r.CORSError, r.CORSCode, r.NetError, r.Responses = nil, nil, "", "", "", nil
 	for _, c := range rec.console {
 		if c.step == i {
 			r.Console = append(r.Console, c.text)
@@ -282,6 +285,9 @@ func (p *Page) fill(i int) {
 		}
 		if w.cors != nil && r.CORSCode == "" {
 			r.CORSError, r.CORSCode = corsErrorText(w.cors), string(w.cors.CorsError)
+		}
+		if w.cors == nil && w.failed != "" && !w.canceled && r.NetError == "" {
+			r.NetError = w.failed
 		}
 		if w.status > 0 {
 			r.Responses = append(r.Responses, WireResponse{Preflight: w.preflight, Status: w.status, Header: header(w.respHdr)})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -28,21 +29,45 @@ const browserToken = "mcpconform-browser-token"
 // harness's own (a case may have used its share already).
 const maxBrowserExchanges = 40
 
-// browserRun is the one browser of a run, started in the background once the
-// mock and the proxy are up.
+// browserRun is the one browser of a run, started once the mock and the
+// proxy are up.
 type browserRun struct {
 	once sync.Once
 	b    *browserprobe.Browser
 	err  error
 }
 
-func (st *runState) startBrowser() {
+// browserLaunchTimeout bounds Chromium's start. On a loaded 2-core machine
+// it has taken 9 s; a start that fails ends the browser checks, not the run.
+const browserLaunchTimeout = 30 * time.Second
+
+// startBrowser starts Chromium and waits until it is ready, outside every
+// case's time limit: a slow start must not eat the first CORS case's.
+func (st *runState) startBrowser(ctx context.Context) {
 	if st.cfg.BrowserPath == "" {
 		return
 	}
 	st.browser.once.Do(func() {
-		st.browser.b, st.browser.err = browserprobe.Launch(browserprobe.Options{Path: st.cfg.BrowserPath})
+		b, err := browserprobe.Launch(browserprobe.Options{Path: st.cfg.BrowserPath, LaunchTimeout: browserLaunchTimeout})
+		if err == nil {
+			wctx, cancel := context.WithTimeout(ctx, browserLaunchTimeout+time.Second)
+			err = b.Ready(wctx)
+			cancel()
+		}
+		st.browser.b, st.browser.err = b, err
+		if err != nil {
+			fmt.Fprintf(st.browserLog(), "browser         failed to start, the browser checks will be errors: %v\n", err)
+			return
+		}
+		fmt.Fprintf(st.browserLog(), "browser         %s, client page on %s\n", b.Engine(), b.Origin())
 	})
+}
+
+func (st *runState) browserLog() io.Writer {
+	if st.cfg.BrowserLog == nil {
+		return io.Discard
+	}
+	return st.cfg.BrowserLog
 }
 
 func (st *runState) stopBrowser() {
@@ -198,6 +223,8 @@ func (f *browserFlow) judge(s *judgedStep) {
 		p := "nothing reached the script: " + r.Error
 		if r.CORSError != "" {
 			p += "; DevTools: CORS error " + r.CORSError
+		} else if r.NetError != "" {
+			p += "; DevTools: " + r.NetError
 		}
 		problems = append(problems, p)
 	case !statusOK(r, spec.status):
@@ -264,7 +291,7 @@ func (f *browserFlow) judge(s *judgedStep) {
 // outcome error when the browser could not run it.
 func (h *H) runBrowser(f *browserFlow) *report.BrowserCheck {
 	b := h.run.browser.b
-	if b == nil {
+	if b == nil || h.run.browser.err != nil {
 		return &report.BrowserCheck{Outcome: report.Error, Summary: "the browser could not run: " + fmt.Sprint(h.run.browser.err)}
 	}
 	page, err := b.Open(h.Ctx(), browserprobe.Target{Title: h.c.ID, URL: h.env.ProxyMCPURL, Header: h.run.cfg.ProxyHeader, Token: browserToken})

@@ -77,8 +77,10 @@ type Config struct {
 	Params Params
 
 	// BrowserPath, when set, is the Chromium that also judges the CORS
-	// area from a client page (--browser); see browsercheck.go.
+	// area from a client page (--browser); see browsercheck.go. BrowserLog
+	// is told once it started (its version, the page's origin) or failed.
 	BrowserPath string
+	BrowserLog  io.Writer
 
 	// Progress receives one line per finished case; Verbose adds the
 	// failure text.
@@ -338,7 +340,7 @@ func buildTree() {
 			st.env, st.setupErr = env, err
 		}()
 		if st.setupErr == nil {
-			st.startBrowser()
+			st.startBrowser(ctx)
 		}
 	}, ginkgo.NodeTimeout(time.Minute))
 

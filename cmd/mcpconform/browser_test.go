@@ -163,3 +163,49 @@ func TestBrowserWithoutChromiumIsUsageError(t *testing.T) {
 		t.Error("the run started before the usage error")
 	}
 }
+
+// BenchmarkBrowserOverhead measures what --browser adds to a run of the
+// CORS area against the reference: the whole run's wall time with and
+// without the browser (which includes starting Chromium), and the CORS
+// cases' own time.
+//
+//	go test -run='^$' -bench=BrowserOverhead -benchtime=5x ./cmd/mcpconform/
+func BenchmarkBrowserOverhead(b *testing.B) {
+	if _, err := browserprobe.Find(os.Getenv("MCPCONFORM_BROWSER_PATH")); err != nil {
+		b.Skip(err)
+	}
+	for _, mode := range []struct {
+		name string
+		args []string
+	}{
+		{"headers", []string{"--cors"}},
+		{"browser", []string{"--cors", "--browser"}},
+		// The full default suite: Chromium starts while the other areas run.
+		{"full-headers", []string{"--cors", "--label-filter", "!sse"}},
+		{"full-browser", []string{"--cors", "--browser", "--label-filter", "!sse"}},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			var wall, cors time.Duration
+			for b.Loop() {
+				args := append([]string{"run", "--proxy", "builtin:reference"}, mode.args...)
+				if !strings.HasPrefix(mode.name, "full") {
+					args = append(args, "--label-filter", "cors")
+				}
+				start := time.Now()
+				cr := runChild(b, 2*time.Minute, args...)
+				wall += time.Since(start)
+				if cr.code != exitOK {
+					b.Fatalf("exit %d:\n%s", cr.code, cr.output)
+				}
+				for _, c := range cr.run.Cases {
+					if c.Area == "cors" {
+						cors += time.Duration(c.DurationMS * float64(time.Millisecond))
+					}
+				}
+			}
+			n := float64(b.N)
+			b.ReportMetric(wall.Seconds()/n, "wall-s/run")
+			b.ReportMetric(cors.Seconds()/n, "cors-cases-s/run")
+		})
+	}
+}

@@ -474,6 +474,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		GiveUpAfter:  o.giveUpAfter,
 		Params:       o.scenarioParams(),
 		BrowserPath:  browserPath,
+		BrowserLog:   stdout,
 		Verbose:      o.verbose,
 		OnHint: func(hint string) {
 			con.hint(hint)
