@@ -86,6 +86,7 @@ type Result struct {
 	// "MethodDisallowedByPreflightResponse (DELETE)"; CORSCode the bare code.
 	CORSError string `json:"-"`
 	CORSCode  string `json:"-"`
+	CORSParam string `json:"-"` // the method or field name it names, if any
 	// NetError is the browser's network error for the step when it is not
 	// a CORS one, e.g. "net::ERR_CONNECTION_RESET".
 	NetError string `json:"-"`
@@ -268,7 +269,7 @@ func (p *Page) fill(i int) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	r := p.steps[i]
-	r.Console, r.Issues, r.CORSError, r.CORSCode, r.NetError, r.Responses = nil, nil, "", "", "", nil
+	r.Console, r.Issues, r.CORSError, r.CORSCode, r.CORSParam, r.NetError, r.Responses = nil, nil, "", "", "", "", nil
 	for _, c := range rec.console {
 		if c.step == i {
 			r.Console = append(r.Console, c.text)
@@ -284,7 +285,7 @@ func (p *Page) fill(i int) {
 			continue
 		}
 		if w.cors != nil && r.CORSCode == "" {
-			r.CORSError, r.CORSCode = corsErrorText(w.cors), string(w.cors.CorsError)
+			r.CORSError, r.CORSCode, r.CORSParam = corsErrorText(w.cors), string(w.cors.CorsError), w.cors.FailedParameter
 		}
 		if w.cors == nil && w.failed != "" && !w.canceled && r.NetError == "" {
 			r.NetError = w.failed

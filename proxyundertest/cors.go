@@ -42,6 +42,9 @@ type corsPolicy struct {
 	Methods string
 	// PreflightNeedsAuth answers a preflight without Authorization with 401.
 	PreflightNeedsAuth bool
+	// UnauthorizedBare sends no CORS fields on a 401 (an auth layer that
+	// answers before, or around, the CORS layer).
+	UnauthorizedBare bool
 }
 
 func corsMiddleware(p corsPolicy) func(http.Handler) http.Handler {
@@ -106,6 +109,10 @@ func (c *corsWriter) WriteHeader(code int) {
 			if strings.HasPrefix(strings.ToLower(k), "access-control-") {
 				delete(h, k)
 			}
+		}
+		if c.p.UnauthorizedBare && code == http.StatusUnauthorized {
+			c.ResponseWriter.WriteHeader(code)
+			return
 		}
 		c.p.origin(h, c.origin)
 		if !c.p.NoExpose && (!c.p.ExposeOnSuccessOnly || code/100 == 2) {

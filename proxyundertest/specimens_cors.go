@@ -55,6 +55,15 @@ func init() {
 		Apply:       cors(corsPolicy{Methods: "GET, POST, OPTIONS"}),
 	})
 	Register(Specimen{
+		Name:        "401-without-cors",
+		Description: "answers preflights, but its 401s (the API-key gate's and the upstream's) carry no CORS fields",
+		Bug:         "the bug this project started from: an auth layer outside the CORS layer; the browser client gets a network error instead of the 401 and never starts OAuth (kernel-mcp-server#128)",
+		Guards:      []string{"APIKEY-008", "CORS-001"},
+		AlsoFails:   []string{"CORS-002"},
+		RunArgs:     []string{"--role", "K", "--cors"},
+		Apply:       cors(corsPolicy{UnauthorizedBare: true}),
+	})
+	Register(Specimen{
 		Name:        "preflight-needs-auth",
 		Description: "answers a preflight without Authorization with 401",
 		Bug:         "auth gates placed before the CORS layer; a preflight never carries credentials (Fetch)",

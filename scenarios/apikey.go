@@ -113,7 +113,7 @@ func init() {
 		Requirement: "The gate's 401 must carry Access-Control-Allow-Origin (and expose WWW-Authenticate), or the browser sees an opaque network error instead of a 401.",
 		Source:      "Fetch, CORS check (a response without Access-Control-Allow-Origin is a network error to the page)",
 		Checks:      "initialize without a key and with an Origin (as a browser page sends it): the 401 must allow that origin and expose WWW-Authenticate. Not tied to --cors: a gate that answers browser origins at all must make its 401 readable.",
-		Run:         checkGateCORS,
+		Run:         corsCheck(checkGateCORS, browserGateCORS),
 	})
 	Define(Scenario{
 		ID:    "APIKEY-009",
@@ -600,14 +600,14 @@ func checkKeyNotLeaked(h *H) {
 	}
 }
 
-func checkGateCORS(h *H) {
+func checkGateCORS(h *H) *Mismatch {
 	t := h.withoutKey(h.Proxy())
 	req := initializeReq()
 	req.Header.Set("Origin", browserOrigin)
 	res := h.Send(t, req)
 	want := "401 with Access-Control-Allow-Origin admitting " + browserOrigin + " and Access-Control-Expose-Headers naming WWW-Authenticate"
 	if res.Err != nil {
-		h.Verdict(Mismatchf(report.HopClientProxy, want, res.Describe()))
+		return Mismatchf(report.HopClientProxy, want, res.Describe())
 	}
 	observed := fmt.Sprintf("%d, Allow-Origin %q, Expose-Headers %q", res.Status,
 		res.Header.Get("Access-Control-Allow-Origin"), strings.Join(res.Header.Values("Access-Control-Expose-Headers"), ", "))
@@ -622,8 +622,9 @@ func checkGateCORS(h *H) {
 		d = append(d, "WWW-Authenticate is not exposed: scripts cannot read the challenge")
 	}
 	if len(d) > 0 {
-		h.Verdict(Mismatchf(report.HopClientProxy, want, observed, d...))
+		return Mismatchf(report.HopClientProxy, want, observed, d...)
 	}
+	return nil
 }
 
 func checkQueryKey(h *H) {

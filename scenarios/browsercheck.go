@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -89,6 +90,9 @@ const (
 	// The preflight did not allow the method, or a request field.
 	failPreflightMethod failClass = "preflight-method"
 	failPreflightHeader failClass = "preflight-header"
+	// The preflight did not allow a field that is not an MCP one (an API
+	// key header, a --header): another requirement's concern.
+	failPreflightOtherHeader failClass = "preflight-other-header"
 	// A credentials rule: a wildcard or an Allow-Credentials other than true
 	// on a credentialed request.
 	failCredentials failClass = "credentials"
@@ -104,16 +108,26 @@ const (
 	failNetwork failClass = "network"
 )
 
-// corsClass sorts DevTools' CORS error codes.
-func corsClass(code string, credentialed bool) failClass {
+// mcpRequestFields are the request fields an MCP browser client sends
+// (lower case, as a preflight names them).
+var mcpRequestFields = []string{"authorization", "content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id"}
+
+// corsClass sorts DevTools' CORS error codes; param is the method or field
+// the error names.
+func corsClass(code, param string, credentialed bool) failClass {
 	switch code {
+	case "HeaderDisallowedByPreflightResponse":
+		if !slices.Contains(mcpRequestFields, strings.ToLower(param)) {
+			return failPreflightOtherHeader
+		}
+		return failPreflightHeader
 	case "WildcardOriginNotAllowed", "InvalidAllowCredentials", "PreflightWildcardOriginNotAllowed", "PreflightInvalidAllowCredentials":
 		if credentialed {
 			return failCredentials
 		}
 	case "MethodDisallowedByPreflightResponse", "InvalidAllowMethodsPreflightResponse":
 		return failPreflightMethod
-	case "HeaderDisallowedByPreflightResponse", "InvalidAllowHeadersPreflightResponse":
+	case "InvalidAllowHeadersPreflightResponse":
 		return failPreflightHeader
 	case "":
 		return failNetwork
@@ -133,8 +147,9 @@ type bstep struct {
 	setup bool
 	// status the script must see: 0 any 2xx, -1 any status at all.
 	status int
-	// must are the fields the script must read (non-null).
-	must []string
+	// must are the fields the script must read (non-null); mustIfSent
+	// those it must read when the response carries them.
+	must, mustIfSent []string
 	// events is how many SSE events the script must read.
 	events int
 	// arm is armed at the mock for the step, and disarmed after it.
@@ -157,6 +172,9 @@ type browserFlow struct {
 	concern func(failClass) bool
 	// flow sends the case's steps.
 	flow func(*browserFlow)
+	// header, when set, replaces the run's --header values and key on the
+	// page's requests.
+	header http.Header
 	// warnOn are DevTools issue prefixes that make a passing step a warn
 	// (the browser allowed it but said it will not).
 	warnOn []string
@@ -219,7 +237,7 @@ func (f *browserFlow) judge(s *judgedStep) {
 	var problems []string
 	switch {
 	case !r.Reached:
-		s.class = corsClass(r.CORSCode, spec.Credentials)
+		s.class = corsClass(r.CORSCode, r.CORSParam, spec.Credentials)
 		p := "nothing reached the script: " + r.Error
 		if r.CORSError != "" {
 			p += "; DevTools: CORS error " + r.CORSError
@@ -235,8 +253,11 @@ func (f *browserFlow) judge(s *judgedStep) {
 		}
 		problems = append(problems, fmt.Sprintf("the script got %d %s, want %s", r.Status, r.StatusText, want))
 	default:
-		for _, name := range spec.must {
+		for _, name := range append(spec.must, spec.mustIfSent...) {
 			if _, ok := r.Value(name); ok {
+				continue
+			}
+			if _, onWire := r.Wire(name); !onWire && !slices.Contains(spec.must, name) {
 				continue
 			}
 			s.class = failHidden
@@ -294,7 +315,11 @@ func (h *H) runBrowser(f *browserFlow) *report.BrowserCheck {
 	if b == nil || h.run.browser.err != nil {
 		return &report.BrowserCheck{Outcome: report.Error, Summary: "the browser could not run: " + fmt.Sprint(h.run.browser.err)}
 	}
-	page, err := b.Open(h.Ctx(), browserprobe.Target{Title: h.c.ID, URL: h.env.ProxyMCPURL, Header: h.run.cfg.ProxyHeader, Token: browserToken})
+	hdr := h.run.cfg.ProxyHeader
+	if f.header != nil {
+		hdr = f.header
+	}
+	page, err := b.Open(h.Ctx(), browserprobe.Target{Title: h.c.ID, URL: h.env.ProxyMCPURL, Header: hdr, Token: browserToken})
 	if err != nil {
 		return &report.BrowserCheck{Engine: b.Engine(), PageOrigin: b.Origin(), Outcome: report.Error, Summary: "the browser could not run: " + err.Error()}
 	}

@@ -475,3 +475,15 @@ func browserCORSPreflightNoCreds(h *H) *browserFlow {
 			Method: http.MethodPost, RPC: browserInitialize, Read: []string{"Mcp-Session-Id"}}})
 	}}
 }
+
+// browserGateCORS is APIKEY-008 in the browser: the page calls without the
+// key, as a client that has none yet, and must see the gate's 401 and read
+// its challenge. A preflight the gate refuses blocks it (APIKEY-003).
+func browserGateCORS(h *H) *browserFlow {
+	return &browserFlow{concern: isOneOf(failActual, failHidden, failStatus, failNetwork),
+		header: h.withoutKey(h.Proxy()).Header,
+		flow: func(f *browserFlow) {
+			f.step(bstep{status: -1, mustIfSent: []string{"WWW-Authenticate"}, Step: browserprobe.Step{
+				Label: "initialize without the key", Method: http.MethodPost, RPC: browserInitialize, Read: []string{"WWW-Authenticate"}}})
+		}}
+}

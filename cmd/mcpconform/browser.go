@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcpconform/mcpconform/browserprobe"
 	"github.com/mcpconform/mcpconform/report"
+	"github.com/mcpconform/mcpconform/scenarios"
 )
 
 // browserOptions are the flags of the browser checks: the CORS area also
@@ -19,15 +20,19 @@ type browserOptions struct {
 }
 
 func (o *browserOptions) addFlags(f *pflag.FlagSet) {
-	f.BoolVar(&o.browser, "browser", false, "also judge the CORS scenarios in headless Chromium, from a client page on its own origin (implies --cors)")
+	f.BoolVar(&o.browser, "browser", false, "also judge the CORS scenarios (--cors) and APIKEY-008 in headless Chromium, from a client page on its own origin")
 	f.StringVar(&o.browserPath, "browser-path", "", "the Chromium executable for --browser (default: chromium, chromium-browser or google-chrome on PATH)")
 }
 
 // resolveBrowser returns the Chromium to run, "" without --browser. A
-// missing Chromium is a usage error that says how to install it.
-func (o *browserOptions) resolveBrowser() (string, error) {
+// missing Chromium is a usage error that says how to install it, and so is
+// --browser where no case would use it.
+func (o *runOptions) resolveBrowser(roles []scenarios.Role) (string, error) {
 	if !o.browser {
 		return "", nil
+	}
+	if !o.cors && !hasRole(roles, scenarios.RoleK) {
+		return "", usageErr("--browser judges the CORS area (--cors) and, for role K, APIKEY-008: add --cors")
 	}
 	path, err := browserprobe.Find(o.browserPath)
 	if err != nil {

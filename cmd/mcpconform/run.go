@@ -192,11 +192,10 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	browserPath, err := o.resolveBrowser()
+	browserPath, err := o.resolveBrowser(roles)
 	if err != nil {
 		return err
 	}
-	o.cors = o.cors || o.browser
 	hdr := http.Header{}
 	for _, h := range o.headers {
 		name, value, ok := strings.Cut(h, ":")
