@@ -192,8 +192,12 @@ func (b *Browser) Engine() string {
 func (b *Browser) Ready(ctx context.Context) error {
 	select {
 	case <-b.ready:
-	case <-ctx.Done():
-		return fmt.Errorf("chromium has not started yet: %w", ctx.Err())
+	default:
+		select {
+		case <-b.ready:
+		case <-ctx.Done():
+			return fmt.Errorf("chromium has not started yet: %w", ctx.Err())
+		}
 	}
 	if b.err != nil {
 		return b.err
@@ -278,3 +282,20 @@ func (t *tail) lastLines(n int) string {
 
 // errBusy is returned by Open when the previous Page was not closed in time.
 var errBusy = errors.New("the browser tab is still in use by another case")
+
+// acquire takes the tab, waiting (bounded by ctx) for the previous case to
+// give it back. A free tab is taken even when ctx has ended, so the caller
+// learns that it is out of time, not that the tab is busy.
+func (b *Browser) acquire(ctx context.Context) error {
+	select {
+	case b.busy <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case b.busy <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return errBusy
+	}
+}

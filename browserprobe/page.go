@@ -162,13 +162,12 @@ type Page struct {
 // Open waits for the browser (bounded by ctx), loads a fresh client page
 // for the case and configures its client. Close must follow.
 func (b *Browser) Open(ctx context.Context, t Target) (*Page, error) {
-	if err := b.Ready(ctx); err != nil {
+	if err := b.acquire(ctx); err != nil {
 		return nil, err
 	}
-	select {
-	case b.busy <- struct{}{}:
-	case <-ctx.Done():
-		return nil, errBusy
+	if err := b.Ready(ctx); err != nil {
+		<-b.busy
+		return nil, err
 	}
 	p := &Page{b: b, t: t}
 	b.rec.reset()

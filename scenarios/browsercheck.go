@@ -315,6 +315,10 @@ func (h *H) runBrowser(f *browserFlow) *report.BrowserCheck {
 	if b == nil || h.run.browser.err != nil {
 		return &report.BrowserCheck{Outcome: report.Error, Summary: "the browser could not run: " + fmt.Sprint(h.run.browser.err)}
 	}
+	if h.Ctx().Err() != nil {
+		return &report.BrowserCheck{Engine: b.Engine(), PageOrigin: b.Origin(), Outcome: report.Error,
+			Summary: "not run: the header-level part used up the case's time (--timeout)"}
+	}
 	hdr := h.run.cfg.ProxyHeader
 	if f.header != nil {
 		hdr = f.header
