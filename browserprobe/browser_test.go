@@ -233,3 +233,12 @@ func TestBrokenBrowserFailsFast(t *testing.T) {
 		t.Errorf("took %s", d)
 	}
 }
+
+func TestShownHidesTheQuery(t *testing.T) {
+	if got := Shown("http://127.0.0.1:1/mcp?api_key=secret"); strings.Contains(got, "secret") || got != "http://127.0.0.1:1/mcp?…" {
+		t.Errorf("Shown = %q", got)
+	}
+	if got := Shown("http://127.0.0.1:1/mcp"); got != "http://127.0.0.1:1/mcp" {
+		t.Errorf("Shown = %q", got)
+	}
+}

@@ -179,7 +179,7 @@ func (b *Browser) Open(ctx context.Context, t Target) (*Page, error) {
 	for k, vs := range t.Header {
 		hdr[k] = strings.Join(vs, ", ")
 	}
-	cfg, _ := json.Marshal(map[string]any{"url": t.URL, "headers": hdr, "token": t.Token, "title": t.Title, "engine": b.engine})
+	cfg, _ := json.Marshal(map[string]any{"url": t.URL, "shown": Shown(t.URL), "headers": hdr, "token": t.Token, "title": t.Title, "engine": b.engine})
 	if _, err := do(b, ctx, chromedp.Evaluate[bool]("configure("+string(cfg)+")")); err != nil {
 		p.release()
 		return nil, fmt.Errorf("configuring the client page: %w", err)
@@ -295,9 +295,19 @@ func (p *Page) fill(i int) {
 	}
 }
 
+// Shown is url as the page and its screenshot show it: without its query,
+// which may carry a credential (a screenshot cannot be redacted later).
+func Shown(u string) string {
+	if base, _, ok := strings.Cut(u, "?"); ok {
+		return base + "?…"
+	}
+	return u
+}
+
 // Mark writes the harness's verdict of step i into the page's table
 // (class pass, fail, warn, blocked or expected), for the screenshot.
 func (p *Page) Mark(ctx context.Context, i int, class, text string) error {
+	text = strings.ReplaceAll(text, p.t.URL, Shown(p.t.URL))
 	arg, _ := json.Marshal([]any{i + 1, class, text})
 	_, err := do(p.b, ctx, chromedp.Evaluate[bool]("mark(..."+string(arg)+")"))
 	return err
