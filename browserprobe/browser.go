@@ -60,8 +60,10 @@ type Browser struct {
 	rec         *recorder
 	output      *tail
 
-	// busy admits one Page at a time: cases share the tab.
+	// busy admits one Page at a time: cases share the tab. loaded is true
+	// while the tab shows the client page (guarded by busy).
 	busy      chan struct{}
+	loaded    bool
 	closeOnce sync.Once
 }
 

@@ -166,7 +166,7 @@ func TestClientPageSeesWhatCORSAllows(t *testing.T) {
 			for _, s := range steps {
 				r, err := p.Step(ctx, s)
 				if err != nil {
-					p.Close(ctx)
+					p.Close(ctx, true)
 					t.Fatal(err)
 				}
 				rs = append(rs, r)
@@ -175,7 +175,7 @@ func TestClientPageSeesWhatCORSAllows(t *testing.T) {
 			if err := p.Mark(ctx, 0, "pass", "ok"); err != nil {
 				t.Error(err)
 			}
-			ev := p.Close(ctx)
+			ev := p.Close(ctx, true)
 			tc.check(t, rs, ev)
 			console := strings.Join(ev.Console, "\n")
 			for _, want := range tc.output {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -159,8 +158,8 @@ type Page struct {
 	closed bool
 }
 
-// Open waits for the browser (bounded by ctx), loads a fresh client page
-// for the case and configures its client. Close must follow.
+// Open waits for the browser and the tab (bounded by ctx) and gives the
+// client page a fresh client for the case. Close must follow.
 func (b *Browser) Open(ctx context.Context, t Target) (*Page, error) {
 	if err := b.acquire(ctx); err != nil {
 		return nil, err
@@ -170,22 +169,43 @@ func (b *Browser) Open(ctx context.Context, t Target) (*Page, error) {
 		return nil, err
 	}
 	p := &Page{b: b, t: t}
-	b.rec.reset()
-	if _, err := do(b, ctx, chromedp.Navigate(b.origin+"/?case="+url.QueryEscape(t.Title))); err != nil {
-		p.release()
-		return nil, fmt.Errorf("loading the client page: %w", err)
-	}
 	hdr := map[string]string{}
 	for k, vs := range t.Header {
 		hdr[k] = strings.Join(vs, ", ")
 	}
 	cfg, _ := json.Marshal(map[string]any{"url": t.URL, "shown": Shown(t.URL), "headers": hdr, "token": t.Token, "title": t.Title, "engine": b.engine})
-	if _, err := do(b, ctx, chromedp.Evaluate[bool]("configure("+string(cfg)+")")); err != nil {
+	configure := chromedp.Evaluate[bool]("configure(" + string(cfg) + ")")
+	b.rec.reset()
+	// The page loaded for an earlier case is reused: configure() gives it
+	// a fresh client and table, which costs a fraction of loading it anew.
+	// A page that does not answer (never loaded, or broken) is loaded again.
+	load := func() error {
+		_, err := do(b, ctx, chromedp.Navigate(b.origin+"/"))
+		b.loaded = err == nil
+		if err != nil {
+			return fmt.Errorf("loading the client page: %w", err)
+		}
+		return nil
+	}
+	err := errNotLoaded
+	if b.loaded {
+		_, err = do(b, ctx, configure)
+	}
+	if err != nil {
+		if err = load(); err == nil {
+			_, err = do(b, ctx, configure)
+		}
+	}
+	if err != nil {
 		p.release()
 		return nil, fmt.Errorf("configuring the client page: %w", err)
 	}
+	b.rec.reset() // nothing of the page's load is evidence
 	return p, nil
 }
+
+// errNotLoaded stands for the page before its first load.
+var errNotLoaded = fmt.Errorf("the client page is not loaded")
 
 // Origin is the page's origin.
 func (p *Page) Origin() string { return p.b.origin }
@@ -326,13 +346,16 @@ type Evidence struct {
 	ScreenshotErr error
 }
 
-// Close takes the screenshot, collects the evidence and gives the tab back.
-func (p *Page) Close(ctx context.Context) Evidence {
+// Close takes the screenshot when shot is set, collects the evidence and
+// gives the tab back.
+func (p *Page) Close(ctx context.Context, shot bool) Evidence {
 	if p.closed {
 		return Evidence{}
 	}
 	var ev Evidence
-	ev.Screenshot, ev.ScreenshotErr = do(p.b, ctx, chromedp.Screenshot(chromedp.ID("result")))
+	if shot {
+		ev.Screenshot, ev.ScreenshotErr = do(p.b, ctx, chromedp.Screenshot(chromedp.ID("result")))
+	}
 	rec := p.b.rec
 	rec.mu.Lock()
 	for _, c := range rec.console {

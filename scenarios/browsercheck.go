@@ -42,26 +42,33 @@ type browserRun struct {
 // it has taken 9 s; a start that fails ends the browser checks, not the run.
 const browserLaunchTimeout = 30 * time.Second
 
-// startBrowser starts Chromium and waits until it is ready, outside every
-// case's time limit: a slow start must not eat the first CORS case's.
-func (st *runState) startBrowser(ctx context.Context) {
+// launchBrowser starts Chromium in the background, while the mock and the
+// proxy are set up.
+func (st *runState) launchBrowser() {
 	if st.cfg.BrowserPath == "" {
 		return
 	}
 	st.browser.once.Do(func() {
-		b, err := browserprobe.Launch(browserprobe.Options{Path: st.cfg.BrowserPath, LaunchTimeout: browserLaunchTimeout})
-		if err == nil {
-			wctx, cancel := context.WithTimeout(ctx, browserLaunchTimeout+time.Second)
-			err = b.Ready(wctx)
-			cancel()
-		}
-		st.browser.b, st.browser.err = b, err
-		if err != nil {
-			fmt.Fprintf(st.browserLog(), "browser         failed to start, the browser checks will be errors: %v\n", err)
-			return
-		}
-		fmt.Fprintf(st.browserLog(), "browser         %s, client page on %s\n", b.Engine(), b.Origin())
+		st.browser.b, st.browser.err = browserprobe.Launch(browserprobe.Options{Path: st.cfg.BrowserPath, LaunchTimeout: browserLaunchTimeout})
 	})
+}
+
+// awaitBrowser waits until Chromium is ready, before the first case and so
+// outside every case's time limit: a slow start must not eat the first CORS
+// case's time.
+func (st *runState) awaitBrowser(ctx context.Context) {
+	b := st.browser.b
+	if b == nil || st.browser.err != nil {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, browserLaunchTimeout+time.Second)
+	defer cancel()
+	if err := b.Ready(wctx); err != nil {
+		st.browser.err = err
+		fmt.Fprintf(st.browserLog(), "browser         failed to start, the browser checks will be errors: %v\n", err)
+		return
+	}
+	fmt.Fprintf(st.browserLog(), "browser         %s, client page on %s\n", b.Engine(), b.Origin())
 }
 
 func (st *runState) browserLog() io.Writer {
@@ -310,7 +317,7 @@ func (f *browserFlow) judge(s *judgedStep) {
 // runBrowser runs a case's browser check: f sends the steps and says which
 // failures are the case's own. The check always comes back, with
 // outcome error when the browser could not run it.
-func (h *H) runBrowser(f *browserFlow) *report.BrowserCheck {
+func (h *H) runBrowser(f *browserFlow, headerFailed bool) *report.BrowserCheck {
 	b := h.run.browser.b
 	if b == nil || h.run.browser.err != nil {
 		return &report.BrowserCheck{Outcome: report.Error, Summary: "the browser could not run: " + fmt.Sprint(h.run.browser.err)}
@@ -341,7 +348,10 @@ func (h *H) runBrowser(f *browserFlow) *report.BrowserCheck {
 		_ = page.Mark(ctx, i, s.verdict, verdictText(s))
 		bc.Steps = append(bc.Steps, stepReport(s))
 	}
-	ev := page.Close(ctx)
+	bc.Outcome, bc.Summary = f.outcome()
+	// A screenshot shows what went wrong; a pass that agrees needs none
+	// (and taking one costs a tenth of a second).
+	ev := page.Close(ctx, bc.Outcome != report.Pass || headerFailed)
 	bc.Console, bc.Issues, bc.Screenshot = ev.Console, ev.Issues, ev.Screenshot
 	n := 0
 	for _, ex := range ev.Exchanges {
@@ -355,7 +365,6 @@ func (h *H) runBrowser(f *browserFlow) *report.BrowserCheck {
 		h.c.Exchanges = append(h.c.Exchanges, ex)
 		n++
 	}
-	bc.Outcome, bc.Summary = f.outcome()
 	return bc
 }
 

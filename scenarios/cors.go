@@ -101,7 +101,7 @@ func corsCheck(header func(*H) *Mismatch, browser func(*H) *browserFlow) func(*H
 			return
 		}
 		h.Mock().Disarm()
-		h.verdictWithBrowser(m, h.runBrowser(browser(h)))
+		h.verdictWithBrowser(m, h.runBrowser(browser(h), m != nil))
 	}
 }
 

@@ -327,6 +327,7 @@ func buildTree() {
 			st.setupErr = errors.New("no setup configured")
 			return
 		}
+		st.launchBrowser()
 		func() {
 			// A setup that panics (a built-in proxy that cannot start as
 			// asked) must end every case as an error, not skip them all
@@ -340,7 +341,7 @@ func buildTree() {
 			st.env, st.setupErr = env, err
 		}()
 		if st.setupErr == nil {
-			st.startBrowser(ctx)
+			st.awaitBrowser(ctx)
 		}
 	}, ginkgo.NodeTimeout(time.Minute))
 

@@ -89,7 +89,7 @@ var runOutputs = []string{"results.json", "junit.xml", "summary.md", "report.htm
 
 // cleanOut removes the outputs of an earlier run from dir and says how many
 // it removed. Other files are left alone; har/ is removed only when it
-// holds nothing but .har files.
+// holds nothing but .har files and the browser's .png screenshots.
 func cleanOut(dir string) (int, error) {
 	n := 0
 	for _, name := range runOutputs {
@@ -104,8 +104,9 @@ func cleanOut(dir string) (int, error) {
 				return n, err
 			}
 			for _, e := range entries {
-				if e.IsDir() || !strings.HasSuffix(e.Name(), ".har") {
-					return n, fmt.Errorf("%s holds %s, which is not a HAR file of a run: not removing it (choose an empty --out)", p, e.Name())
+				// .png: the browser's screenshot of a case (--browser).
+				if e.IsDir() || !(strings.HasSuffix(e.Name(), ".har") || strings.HasSuffix(e.Name(), ".png")) {
+					return n, fmt.Errorf("%s holds %s, which is not a HAR file or screenshot of a run: not removing it (choose an empty --out)", p, e.Name())
 				}
 			}
 			if err := os.RemoveAll(p); err != nil {
