@@ -112,7 +112,7 @@ func init() {
 		Area:  "apikey", Level: MUST, Roles: k,
 		Requirement: "The gate's 401 must carry Access-Control-Allow-Origin (and expose WWW-Authenticate), or the browser sees an opaque network error instead of a 401.",
 		Source:      "Fetch, CORS check (a response without Access-Control-Allow-Origin is a network error to the page)",
-		Checks:      "initialize without a key and with an Origin (as a browser page sends it): the 401 must allow that origin and expose WWW-Authenticate. Not tied to --cors: a gate that answers browser origins at all must make its 401 readable.",
+		Checks:      "initialize without a key and with an Origin (as a browser page sends it): the 401 must allow that origin and expose WWW-Authenticate. Not tied to --cors: a gate that answers browser origins at all must make its 401 readable. With --browser: a client page without the key must get the 401 and read its WWW-Authenticate.",
 		Run:         corsCheck(checkGateCORS, browserGateCORS),
 	})
 	Define(Scenario{

@@ -38,7 +38,7 @@ func init() {
 		Requirement: "Only CORS-safelisted response fields and those listed in Access-Control-Expose-Headers are exposed to scripts; WWW-Authenticate and DPoP-Nonce must be listed (RFC 9449 §7.1, §8).",
 		Source:      "WHATWG Fetch #cors-safelisted-response-header-name; RFC 9449 §7.1, §8",
 		KnownBugs:   []string{"(iii) Inspector v1 exposed only mcp-session-id; punkpeye/mcp-proxy exposedHeaders [Mcp-Session-Id]", "twentyhq/twenty#19836, better-auth#10290"},
-		Checks:      "With Origin: a 401 WWWA-20 (challenge + DPoP-Nonce) on initialize and a successful initialize; the 401 must expose WWW-Authenticate and DPoP-Nonce, the 200 Mcp-Session-Id, each with Access-Control-Allow-Origin.",
+		Checks:      "With Origin: a 401 WWWA-20 (challenge + DPoP-Nonce) on initialize and a successful initialize; the 401 must expose WWW-Authenticate and DPoP-Nonce, the 200 Mcp-Session-Id, each with Access-Control-Allow-Origin. With --browser: a client page initializes without and with Authorization and must read WWW-Authenticate and DPoP-Nonce off the 401, Mcp-Session-Id off the 200.",
 		Run:         corsCheck(checkCORSExpose, browserCORSExpose),
 	})
 	cors(Scenario{
@@ -48,7 +48,7 @@ func init() {
 		Requirement: "A response to a CORS request can use any status, as long as it includes the CORS headers; Access-Control-Expose-Headers is part of the actual response.",
 		Source:      "WHATWG Fetch #http-responses",
 		KnownBugs:   []string{"kernel-mcp-server#128: CORS fields only on the OPTIONS reply"},
-		Checks:      "With Origin: 401, 403, 404, 405 from the upstream and a 200 SSE stream; each must carry Access-Control-Allow-Origin and an Access-Control-Expose-Headers listing WWW-Authenticate.",
+		Checks:      "With Origin: 401, 403, 404, 405 from the upstream and a 200 SSE stream; each must carry Access-Control-Allow-Origin and an Access-Control-Expose-Headers listing WWW-Authenticate. With --browser: the page's script must get each status, read WWW-Authenticate off the 401 and 403, and read the SSE stream with fetch.",
 		Run:         corsCheck(checkCORSOnErrors, browserCORSOnErrors),
 	})
 	cors(Scenario{
@@ -58,7 +58,7 @@ func init() {
 		Requirement: "With credentials, Access-Control-Allow-Origin cannot be *, and * in Expose/Allow-Headers/Methods is literal; Access-Control-Allow-Credentials must be exactly true.",
 		Source:      "WHATWG Fetch #cors-protocol-and-credentials",
 		KnownBugs:   []string{"punkpeye/mcp-proxy default: origin * with credentials true"},
-		Checks:      "A credentialed-looking initialize and a preflight with Origin; flags ACAO * or ACEH/ACAH/ACAM * together with ACAC true, and an ACAC other than exactly true.",
+		Checks:      "A credentialed-looking initialize and a preflight with Origin; flags ACAO * or ACEH/ACAH/ACAM * together with ACAC true, and an ACAC other than exactly true. With --browser: a credentialed initialize and GET stream must work when the proxy sends Access-Control-Allow-Credentials at all (else the browser refusing them is expected).",
 		Run:         corsCheck(checkCORSCredentials, browserCORSCredentials),
 	})
 	cors(Scenario{
@@ -67,7 +67,7 @@ func init() {
 		Level:       MUST,
 		Requirement: "Authorization is a CORS non-wildcard request-header name and must be listed explicitly; MCP browser requests preflight authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id.",
 		Source:      "WHATWG Fetch §CORS-preflight fetch, #cors-safelisted-request-header",
-		Checks:      "OPTIONS with Access-Control-Request-Headers: authorization,content-type,last-event-id,mcp-protocol-version,mcp-session-id; a 2xx whose Access-Control-Allow-Headers names each, authorization explicitly.",
+		Checks:      "OPTIONS with Access-Control-Request-Headers: authorization,content-type,last-event-id,mcp-protocol-version,mcp-session-id; a 2xx whose Access-Control-Allow-Headers names each, authorization explicitly. With --browser: initialize, an in-session notification and a GET with Last-Event-ID, all with Authorization, must pass their preflights.",
 		Run:         corsCheck(checkCORSPreflightHeaders, browserCORSPreflightHeaders),
 	})
 	cors(Scenario{
@@ -77,7 +77,7 @@ func init() {
 		Requirement: "DELETE is not a CORS-safelisted method; it must be in Access-Control-Allow-Methods (or * without credentials) or browsers cannot end their session.",
 		Source:      "WHATWG Fetch #cors-safelisted-method; MCP Session Management 5",
 		KnownBugs:   []string{"punkpeye/mcp-proxy default methods GET, POST, OPTIONS"},
-		Checks:      "OPTIONS with Access-Control-Request-Method: DELETE; a 2xx whose Access-Control-Allow-Methods includes DELETE.",
+		Checks:      "OPTIONS with Access-Control-Request-Method: DELETE; a 2xx whose Access-Control-Allow-Methods includes DELETE. With --browser: the page must be able to DELETE its session.",
 		Run:         corsCheck(checkCORSPreflightDelete, browserCORSPreflightDelete),
 	})
 	cors(Scenario{
@@ -86,7 +86,7 @@ func init() {
 		Level:       MUST,
 		Requirement: "A CORS-preflight request never includes credentials, and passes only with an ok status: auth gates must not apply to it.",
 		Source:      "WHATWG Fetch §CORS-preflight fetch, #cors-protocol-and-credentials",
-		Checks:      "OPTIONS with Origin and Access-Control-Request-Method: POST and no Authorization or API key; a 2xx with Access-Control-Allow-Origin, not 401.",
+		Checks:      "OPTIONS with Origin and Access-Control-Request-Method: POST and no Authorization or API key; a 2xx with Access-Control-Allow-Origin, not 401. With --browser: a preflighted initialize must get through.",
 		Run:         corsCheck(checkCORSPreflightNoCreds, browserCORSPreflightNoCreds),
 	})
 }
