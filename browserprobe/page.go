@@ -363,6 +363,11 @@ func (p *Page) Close(ctx context.Context, shot bool) Evidence {
 	}
 	for _, c := range rec.issues {
 		ev.Issues = append(ev.Issues, c.text)
+		if strings.HasPrefix(c.text, "DeprecationIssue") {
+			// Chromium reports a deprecation once per document: the next
+			// case gets a fresh one, or it would not hear of it again.
+			p.b.loaded = false
+		}
 	}
 	for _, w := range rec.inOrder() {
 		ev.Exchanges = append(ev.Exchanges, p.exchange(w))
