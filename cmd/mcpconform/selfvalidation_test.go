@@ -177,24 +177,28 @@ func TestSelfValidation(t *testing.T) {
 			sem <- struct{}{}
 			// t.Run may be called from several goroutines at once; each
 			// subtest's time is then its own run, not a wait for a slot.
-			go t.Run(j.name, func(t *testing.T) {
+			// Done only once t.Run has returned, so the parent cannot end
+			// before a subtest's result is recorded.
+			go func() {
 				defer wg.Done()
-				defer func() { <-sem }()
-				args := append([]string{"run", "--proxy", "builtin:" + s.Name}, j.args...)
-				want := map[string]bool{}
-				for _, id := range append(append([]string{}, s.Guards...), s.AlsoFails...) {
-					want[id] = true
-				}
-				// One run, no rerun: a verdict that differs between runs is
-				// a bug to fix, not noise to retry away.
-				cr := runChild(t, 3*time.Minute, args...)
-				for _, p := range judgeChild(s, cr, want) {
-					t.Error(p)
-				}
-				mu.Lock()
-				results[j.name] = result{s, cr}
-				mu.Unlock()
-			})
+				t.Run(j.name, func(t *testing.T) {
+					defer func() { <-sem }()
+					args := append([]string{"run", "--proxy", "builtin:" + s.Name}, j.args...)
+					want := map[string]bool{}
+					for _, id := range append(append([]string{}, s.Guards...), s.AlsoFails...) {
+						want[id] = true
+					}
+					// One run, no rerun: a verdict that differs between runs is
+					// a bug to fix, not noise to retry away.
+					cr := runChild(t, 3*time.Minute, args...)
+					for _, p := range judgeChild(s, cr, want) {
+						t.Error(p)
+					}
+					mu.Lock()
+					results[j.name] = result{s, cr}
+					mu.Unlock()
+				})
+			}()
 		}
 		wg.Wait()
 	})
