@@ -118,6 +118,7 @@ const (
 	HopProxyUpstream  = "proxy→upstream"
 	HopControl        = "client→upstream (control)"
 	HopProxyAuthz     = "proxy→authorization server"
+	HopClientAuthz    = "client→authorization server"
 	HopClientUpstream = HopControl
 )
 
@@ -199,7 +200,7 @@ func (r *Run) SortCases() {
 }
 
 // Areas in catalogue order.
-var Areas = []string{"bridging", "transport", "cors", "sse", "refresh", "apikey", "harness"}
+var Areas = []string{"bridging", "transport", "cors", "sse", "refresh", "journey", "apikey", "harness"}
 
 func areaRank(a string) int {
 	for i, x := range Areas {

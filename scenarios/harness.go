@@ -135,7 +135,7 @@ func (h *H) Evidence(ex ...report.Exchange) {
 	h.ev.mu.Lock()
 	defer h.ev.mu.Unlock()
 	for _, e := range ex {
-		if len(h.c.Exchanges) >= maxExchangesPerCase {
+		if len(h.c.Exchanges) >= max(maxExchangesPerCase, h.sc.MaxExchanges) {
 			h.c.Truncated = true
 			return
 		}
