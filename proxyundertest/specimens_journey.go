@@ -113,7 +113,22 @@ func init() {
 		Bug:         "response caches whose key omits Authorization (RFC 9111 §3.5): the retry after login has the same body as the first attempt and gets the stored 401",
 		Guards:      []string{"AUTH-JRN-009"},
 		AlsoFails:   []string{"AUTH-JRN-011"},
-		Apply:       applyCache401,
+		// The stored 401s would answer every later case that sends the
+		// same initialize: run the journey only.
+		RunArgs: []string{"--label-filter", "journey"},
+		Apply:   applyCache401,
+	})
+	Register(Specimen{
+		Name:        "journey-i-trust-any-metadata",
+		Description: "role I: uses the authorization server of any protected-resource metadata it fetches, whatever its resource",
+		Bug:         "clients that skip the RFC 9728 §3.3 resource check: metadata for another resource redirects their credentials to another authorization server",
+		Guards:      []string{"AUTH-JRN-101"},
+		RunArgs:     []string{"--role", "I"},
+		Apply: func(r *Reference) {
+			if in := injectorOf(r); in != nil {
+				in.trustAnyPRM = true
+			}
+		},
 	})
 	Register(Specimen{
 		Name:        "journey-challenge-on-401-only",

@@ -38,18 +38,42 @@ const (
 	srcPRM       = "RFC 9728 §3, §3.1, §5.1; MCP 2025-11-25 Authorization §Protected Resource Metadata Discovery Requirements"
 )
 
-// metadataRow is a server variant of the metadata step.
-type metadataRow struct {
-	edit func(*mockserver.Journey)
-	// named: the client fetches the URL the server names in its challenge;
-	// otherwise it builds the well-known URLs itself.
-	named bool
+// resourceRow is a server variant of the resource step: its level.
+type resourceRow struct {
+	level Level
 }
 
-// resourceRow is a server variant of the resource step.
-type resourceRow struct {
-	mode  mockserver.ResourceMode
-	level Level
+// JourneyForCase is the mock's configuration for a journey case (without
+// its public URL, which is the proxy's MCP URL): the single source for the
+// scenarios and for `mcpconform mock --case`.
+func JourneyForCase(caseID string) (mockserver.Journey, bool) {
+	j := mockserver.DefaultJourney("")
+	switch strings.ToUpper(caseID) {
+	case "AUTH-JRN-001", "AUTH-JRN-002", "AUTH-JRN-003/NAMED", "AUTH-JRN-004/CONFIGURED",
+		"AUTH-JRN-009", "AUTH-JRN-010", "AUTH-JRN-011/SEPARATE-AS":
+	case "AUTH-JRN-003/PATH-SUFFIXED":
+		j.Root, j.ChallengeRM = false, false
+	case "AUTH-JRN-003/ROOT":
+		j.Suffixed, j.ChallengeRM = false, false
+	case "AUTH-JRN-004/FORWARDED":
+		j.Resource = mockserver.ResourceForwarded
+	case "AUTH-JRN-004/UPSTREAM-URL":
+		j.Resource = mockserver.ResourceOwn
+	case "AUTH-JRN-005", "AUTH-JRN-006", "AUTH-JRN-007", "AUTH-JRN-008", "AUTH-JRN-011/CO-HOSTED-AS":
+		j.CoHosted = true
+	default:
+		return j, false
+	}
+	return j, true
+}
+
+// caseJourney is the current case's journey configuration.
+func (h *H) caseJourney() mockserver.Journey {
+	j, ok := JourneyForCase(h.c.ID)
+	if !ok {
+		h.Errorf("no journey configuration for %s (JourneyForCase)", h.c.ID)
+	}
+	return j
 }
 
 func init() {
@@ -77,9 +101,9 @@ func init() {
 		Source:      srcPRM,
 		KnownBugs:   []string{"proxies and gateways that route only /mcp: the metadata 404s and the client cannot discover the authorization server"},
 		Rows: []Row{
-			{ID: "named", Title: "the URL the server names in its challenge", Data: metadataRow{named: true, edit: func(*mockserver.Journey) {}}},
-			{ID: "path-suffixed", Title: "a server with only the path-suffixed well-known URL, none named", Data: metadataRow{edit: func(j *mockserver.Journey) { j.Root, j.ChallengeRM = false, false }}},
-			{ID: "root", Title: "a server with only the root well-known URL, none named", Data: metadataRow{edit: func(j *mockserver.Journey) { j.Suffixed, j.ChallengeRM = false, false }}},
+			{ID: "named", Title: "the URL the server names in its challenge"},
+			{ID: "path-suffixed", Title: "a server with only the path-suffixed well-known URL, none named"},
+			{ID: "root", Title: "a server with only the root well-known URL, none named"},
 		},
 		Checks: "GET the metadata URL(s) a client would use, in the spec's order, through the proxy: a 200 application/json document must come back.",
 		Run:    checkJourneyMetadataServed,
@@ -91,9 +115,9 @@ func init() {
 		Source:      "RFC 9728 §3.3; MCP 2025-11-25 Authorization §Canonical Server URI",
 		KnownBugs:   []string{"\"OAuth works against the server but not through the proxy\": the server advertises its own internal URL, SDK clients refuse the mismatch"},
 		Rows: []Row{
-			{ID: "configured", Title: "a server configured with its public URL", Data: resourceRow{mode: mockserver.ResourceConfigured, level: MUST}},
-			{ID: "forwarded", Title: "a server that derives its URL from Forwarded / X-Forwarded-Host / Host", Data: resourceRow{mode: mockserver.ResourceForwarded, level: CONVENTION}},
-			{ID: "upstream-url", Title: "a server that advertises its own URL (not configured for the proxy)", Data: resourceRow{mode: mockserver.ResourceOwn, level: CONVENTION}},
+			{ID: "configured", Title: "a server configured with its public URL", Data: resourceRow{level: MUST}},
+			{ID: "forwarded", Title: "a server that derives its URL from Forwarded / X-Forwarded-Host / Host", Data: resourceRow{level: CONVENTION}},
+			{ID: "upstream-url", Title: "a server that advertises its own URL (not configured for the proxy)", Data: resourceRow{level: CONVENTION}},
 		},
 		Checks: "The path-suffixed metadata through the proxy: its resource must equal the proxy's MCP URL. configured fails when the proxy changes the document; forwarded and upstream-url are info and say how to configure the deployment. Skipped when the metadata is not reachable (AUTH-JRN-003).",
 		Run:    checkJourneyResource,
@@ -154,7 +178,7 @@ func init() {
 
 func checkJourneyChallenge(h *H) {
 	probe := func(t Target) *Mismatch {
-		w := h.journeyOn(t, mockserver.DefaultJourney(""))
+		w := h.journeyOn(t, h.caseJourney())
 		mark := h.Mock().Journal.Mark()
 		r := w.initializeAs("")
 		_, _, uh := w.upstreamAnswer(mark, mockserver.MCPPath)
@@ -187,7 +211,7 @@ func quotedOrNone(vs []string) string {
 
 func checkJourneyMetadataURL(h *H) {
 	probe := func(t Target) *Mismatch {
-		w := h.journeyOn(t, mockserver.DefaultJourney(""))
+		w := h.journeyOn(t, h.caseJourney())
 		mark := h.Mock().Journal.Mark()
 		r := w.initializeAs("")
 		_, _, uh := w.upstreamAnswer(mark, mockserver.MCPPath)
@@ -230,13 +254,10 @@ func checkJourneyMetadataURL(h *H) {
 // ----- AUTH-JRN-003 -----
 
 func checkJourneyMetadataServed(h *H) {
-	row := h.Row.Data.(metadataRow)
 	probe := func(t Target) *Mismatch {
-		j := mockserver.DefaultJourney("")
-		row.edit(&j)
-		w := h.journeyOn(t, j)
+		w := h.journeyOn(t, h.caseJourney())
 		urls := metadataURLs(t.MCPURL, "")
-		if row.named {
+		if h.Row.ID == "named" {
 			suffixed, _ := mockserver.JourneyMetadataURLs(t.MCPURL)
 			urls = []string{suffixed}
 		}
@@ -257,9 +278,7 @@ func checkJourneyMetadataServed(h *H) {
 func checkJourneyResource(h *H) {
 	row := h.Row.Data.(resourceRow)
 	probe := func(t Target) *Mismatch {
-		j := mockserver.DefaultJourney("")
-		j.Resource = row.mode
-		w := h.journeyOn(t, j)
+		w := h.journeyOn(t, h.caseJourney())
 		suffixed, _ := mockserver.JourneyMetadataURLs(t.MCPURL)
 		mark := h.Mock().Journal.Mark()
 		doc, from, tries := w.discover([]string{suffixed})
@@ -303,24 +322,17 @@ func resourceMismatch(h *H, row resourceRow, t Target, want, got string, e *mock
 	case upstreamSaid == want:
 		hop = report.HopClientProxy
 		d = append(d, "the upstream served resource "+want+"; the proxy changed the document on the way")
-	case row.mode == mockserver.ResourceForwarded && e != nil:
+	case h.Row.ID == "forwarded" && e != nil:
 		d = append(d, fmt.Sprintf("the upstream derives its URL from the forwarding fields it received: Forwarded %s, X-Forwarded-Host %s, X-Forwarded-Proto %s, Host %q",
 			quotedOrNone(e.Header.Values("Forwarded")), quotedOrNone(e.Header.Values("X-Forwarded-Host")), quotedOrNone(e.Header.Values("X-Forwarded-Proto")), e.Host),
 			"fix: have the proxy pass the public host and scheme (nginx: proxy_set_header X-Forwarded-Host $http_host; proxy_set_header X-Forwarded-Proto $scheme; Caddy sends both by default), or configure the server with its public URL")
-	case row.mode == mockserver.ResourceOwn:
+	case h.Row.ID == "upstream-url":
 		d = append(d, "the upstream advertises its own URL: configure the server with the URL clients use ("+want+"), e.g. its resource/base-URL setting, or derive it from X-Forwarded-Host (see the forwarded row)")
 	}
 	return Mismatchf(hop, "resource "+want, "resource "+got, d...)
 }
 
 // ----- AUTH-JRN-005 .. 008: a co-hosted authorization server -----
-
-// coHosted is the journey of a server that is its own AS.
-func coHosted() mockserver.Journey {
-	j := mockserver.DefaultJourney("")
-	j.CoHosted = true
-	return j
-}
 
 // setupClient registers a client with the co-hosted AS directly (not
 // through the proxy), for the steps after registration.
@@ -345,7 +357,7 @@ func (w *walker) setupCode(client string, p pkce) string {
 
 func checkJourneyASMetadata(h *H) {
 	probe := func(t Target) *Mismatch {
-		w := h.journeyOn(t, coHosted())
+		w := h.journeyOn(t, h.caseJourney())
 		mark := h.Mock().Journal.Mark()
 		if doc, tries := w.asMetadata(w.as.Issuer()); doc == nil {
 			d := append(describeTries(tries), w.upstreamSeen(mark))
@@ -359,7 +371,7 @@ func checkJourneyASMetadata(h *H) {
 
 func checkJourneyRegistration(h *H) {
 	probe := func(t Target) *Mismatch {
-		w := h.journeyOn(t, coHosted())
+		w := h.journeyOn(t, h.caseJourney())
 		mark := h.Mock().Journal.Mark()
 		if _, _, why := w.register(w.as.RegisterURL()); why != "" {
 			return Mismatchf(t.Hop, "201 with a client_id from POST "+w.as.RegisterURL(), why, w.upstreamSeen(mark))
@@ -372,7 +384,7 @@ func checkJourneyRegistration(h *H) {
 
 func checkJourneyAuthorization(h *H) {
 	probe := func(t Target) *Mismatch {
-		w := h.journeyOn(t, coHosted())
+		w := h.journeyOn(t, h.caseJourney())
 		client := w.setupClient()
 		mark := h.Mock().Journal.Mark()
 		p := newPKCE()
@@ -399,7 +411,7 @@ func checkJourneyAuthorization(h *H) {
 
 func checkJourneyToken(h *H) {
 	probe := func(t Target) *Mismatch {
-		w := h.journeyOn(t, coHosted())
+		w := h.journeyOn(t, h.caseJourney())
 		client := w.setupClient()
 		p := newPKCE()
 		code := w.setupCode(client, p)
@@ -435,7 +447,7 @@ func checkJourneyToken(h *H) {
 
 func checkJourneyRetry(h *H) {
 	probe := func(t Target) *Mismatch {
-		w := h.journeyOn(t, mockserver.DefaultJourney(""))
+		w := h.journeyOn(t, h.caseJourney())
 		first := w.initializeAs("")
 		if first.Status != http.StatusUnauthorized && w.proxied() {
 			h.Note("the first initialize without a token got %s, not 401 (AUTH-JRN-001 judges that)", first.Describe())
@@ -493,7 +505,7 @@ func checkJourneyStepUp(h *H) {
 		return h.Send(w.t, Request{Header: hdr, Body: rpcRequest(3, "tools/call", map[string]any{"name": mockserver.StepUpTool, "arguments": map[string]any{}})})
 	}
 	probe := func(t Target) *Mismatch {
-		w := h.journeyOn(t, mockserver.DefaultJourney(""))
+		w := h.journeyOn(t, h.caseJourney())
 		tok := w.login(t.MCPURL, mockserver.ScopeRead)
 		r := w.initializeAs(tok)
 		sid := r.Header.Get("Mcp-Session-Id")

@@ -38,8 +38,8 @@ func init() {
 		Source:      "MCP 2025-11-25 Authorization (whole flow); RFC 9728, RFC 8414, RFC 7591, RFC 7636, RFC 8707, RFC 6750",
 		KnownBugs:   []string{"\"OAuth works directly against the server, but not through the proxy\""},
 		Rows: []Row{
-			{ID: "separate-as", Title: "authorization server on its own origin", Data: false},
-			{ID: "co-hosted-as", Title: "the server is its own authorization server", Data: true},
+			{ID: "separate-as", Title: "authorization server on its own origin"},
+			{ID: "co-hosted-as", Title: "the server is its own authorization server"},
 		},
 		MaxExchanges: 80,
 		Checks:       "The go-sdk client connects with an OAuth handler (DCR, PKCE), lists tools, then calls echo_headers, which needs a scope it did not ask for (403 insufficient_scope → step-up): connect, list and call must all succeed. On failure the trail names the step it stopped at.",
@@ -48,11 +48,8 @@ func init() {
 }
 
 func checkJourneySDK(h *H) {
-	coHosted := h.Row.Data.(bool)
 	probe := func(t Target) *Mismatch {
-		j := mockserver.DefaultJourney("")
-		j.CoHosted = coHosted
-		w := h.journeyOn(t, j)
+		w := h.journeyOn(t, h.caseJourney())
 		rec := newSDKRecorder(w)
 		defer rec.stop()
 		mark := h.Mock().Journal.Mark()
