@@ -40,7 +40,7 @@ func init() {
 		Description: "passes the upstream's 401 status and body but drops its WWW-Authenticate",
 		Bug:         "(i) error handlers that copy status and body of an upstream error but not its headers: the client gets a 401 it cannot act on",
 		Guards:      []string{"AUTH-JRN-001"},
-		AlsoFails:   []string{"AUTH-HDR-001", "AUTH-HDR-012", "HTTP-E2E-001", "HTTP-E2E-003", "HTTP-E2E-004", "HTTP-E2E-010", "LSSE-004"},
+		AlsoFails:   []string{"AUTH-HDR-001", "AUTH-HDR-012", "HTTP-E2E-001", "HTTP-E2E-003", "HTTP-E2E-004", "HTTP-E2E-008", "LSSE-004"},
 		Apply: func(r *Reference) {
 			r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
 				if resp.StatusCode == http.StatusUnauthorized {
@@ -55,7 +55,7 @@ func init() {
 		Description: "rewrites the challenge's resource_metadata to the upstream's origin",
 		Bug:         "proxies that build the challenge from their upstream configuration: the metadata URL names an origin the client can only reach through the proxy",
 		Guards:      []string{"AUTH-JRN-002"},
-		AlsoFails:   []string{"AUTH-HDR-001", "HTTP-E2E-010"},
+		AlsoFails:   []string{"AUTH-HDR-001"},
 		Apply: func(r *Reference) {
 			rm := regexp.MustCompile(`(resource_metadata="?)(https?://[^/"\s,]+)`)
 			origin := r.Upstream.Scheme + "://" + r.Upstream.Host
@@ -100,7 +100,7 @@ func init() {
 		Description: "forwards an allow-list of request headers that lacks Authorization",
 		Bug:         "header allow-lists written for an unauthenticated upstream: the client logs in, but its retried request reaches the upstream without the token and gets 401 again",
 		Guards:      []string{"AUTH-JRN-009"},
-		AlsoFails:   []string{"AUTH-JRN-011", "AUTH-TOK-006", "HTTP-E2E-009"},
+		AlsoFails:   []string{"AUTH-JRN-011", "AUTH-TOK-006", "HTTP-E2E-009", "HTTP-HOP-005"},
 		Apply: func(r *Reference) {
 			r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
 				pr.Out.Header.Del("Authorization")
@@ -135,7 +135,7 @@ func init() {
 		Description: "copies WWW-Authenticate to the client on 401 only, dropping it from 403 answers",
 		Bug:         "proxies that treat WWW-Authenticate as a 401 matter: RFC 6750 §3 puts it on 403 insufficient_scope too, and MCP step-up depends on it",
 		Guards:      []string{"AUTH-JRN-010"},
-		AlsoFails:   []string{"AUTH-HDR-001", "HTTP-E2E-010"},
+		AlsoFails:   []string{"AUTH-HDR-001", "AUTH-JRN-011"},
 		Apply: func(r *Reference) {
 			r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
 				if resp.StatusCode == http.StatusForbidden {

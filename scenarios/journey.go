@@ -88,7 +88,8 @@ func init() {
 	})
 	Define(Scenario{
 		ID: "AUTH-JRN-002", Title: "the challenge's resource_metadata names a URL the client can reach",
-		Area: journeyArea, Level: MUST, Roles: journeyRoles,
+		Revisions: RevisionRange{Since: Rev20250618},
+		Area:      journeyArea, Level: MUST, Roles: journeyRoles,
 		Requirement: "Clients MUST use the resource_metadata URL of the challenge when present; behind a proxy that URL must be one the client reaches (the proxy's origin), never the upstream's.",
 		Source:      srcPRM,
 		Checks:      "The server names its metadata on the proxy's origin: the challenge the client gets must still name a URL on an origin the client can reach, not the upstream's (which sits behind the proxy). Skipped when no challenge reaches the client (AUTH-JRN-001).",
@@ -96,21 +97,25 @@ func init() {
 	})
 	Define(Scenario{
 		ID: "AUTH-JRN-003", Title: "the protected-resource metadata is served through the proxy",
-		Area: journeyArea, Level: MUST, Roles: journeyRoles,
+		Revisions: RevisionRange{Since: Rev20250618},
+		Area:      journeyArea, Level: MUST, Roles: journeyRoles,
 		Requirement: "Clients fetch the metadata at the URL the challenge names, or at /.well-known/oauth-protected-resource/<path> and then the root one, on the origin of the MCP URL they use: behind a proxy, the proxy must forward those paths.",
 		Source:      srcPRM,
 		KnownBugs:   []string{"proxies and gateways that route only /mcp: the metadata 404s and the client cannot discover the authorization server"},
 		Rows: []Row{
 			{ID: "named", Title: "the URL the server names in its challenge"},
-			{ID: "path-suffixed", Title: "a server with only the path-suffixed well-known URL, none named"},
-			{ID: "root", Title: "a server with only the root well-known URL, none named"},
+			// Well-known discovery without a named URL is in the spec from
+			// 2025-11-25; before, servers had to name it in the challenge.
+			{ID: "path-suffixed", Title: "a server with only the path-suffixed well-known URL, none named", Revisions: RevisionRange{Since: Rev20251125}},
+			{ID: "root", Title: "a server with only the root well-known URL, none named", Revisions: RevisionRange{Since: Rev20251125}},
 		},
 		Checks: "GET the metadata URL(s) a client would use, in the spec's order, through the proxy: a 200 application/json document must come back.",
 		Run:    checkJourneyMetadataServed,
 	})
 	Define(Scenario{
 		ID: "AUTH-JRN-004", Title: "the metadata's resource is the URL the client used",
-		Area: journeyArea, Level: MUST, Roles: journeyRoles,
+		Revisions: RevisionRange{Since: Rev20250618},
+		Area:      journeyArea, Level: MUST, Roles: journeyRoles,
 		Requirement: "The resource in protected-resource metadata MUST be identical to the URL the client used (for the root well-known URL: that URL's origin); otherwise the client MUST NOT use it. Behind a proxy the server must advertise the public URL, or the proxy must make it do so.",
 		Source:      "RFC 9728 §3.3; MCP 2025-11-25 Authorization §Canonical Server URI",
 		KnownBugs:   []string{"\"OAuth works against the server but not through the proxy\": the server advertises its own internal URL, SDK clients refuse the mismatch"},
@@ -124,7 +129,8 @@ func init() {
 	})
 	Define(Scenario{
 		ID: "AUTH-JRN-005", Title: "an authorization server on the server's origin: its metadata is reachable through the proxy",
-		Area: journeyArea, Level: MUST, Roles: journeyRoles,
+		Revisions: RevisionRange{Since: Rev20250618},
+		Area:      journeyArea, Level: MUST, Roles: journeyRoles,
 		Requirement: "Clients fetch the authorization server's metadata at /.well-known/oauth-authorization-server (then OpenID discovery) of its issuer; when the MCP server is its own authorization server, that is on the proxy's origin.",
 		Source:      "RFC 8414 §3, §3.3; OpenID Connect Discovery 1.0 §4; MCP 2025-11-25 Authorization §Authorization Server Metadata Discovery",
 		Checks:      "The AS is co-hosted (issuer = the proxy's origin): its metadata must come back through the proxy, with the issuer the client asked for.",
@@ -132,7 +138,8 @@ func init() {
 	})
 	Define(Scenario{
 		ID: "AUTH-JRN-006", Title: "an authorization server on the server's origin: dynamic client registration works through the proxy",
-		Area: journeyArea, Level: MUST, Roles: journeyRoles,
+		Revisions: RevisionRange{Since: Rev20250618},
+		Area:      journeyArea, Level: MUST, Roles: journeyRoles,
 		Requirement: "Clients without a client id register dynamically at the AS's registration endpoint; when the AS is co-hosted, through the proxy.",
 		Source:      "RFC 7591 §3; MCP 2025-11-25 Authorization §Dynamic Client Registration",
 		Checks:      "POST the client metadata to the co-hosted /register through the proxy: 201 with a client_id.",
@@ -140,7 +147,8 @@ func init() {
 	})
 	Define(Scenario{
 		ID: "AUTH-JRN-007", Title: "an authorization server on the server's origin: the authorization request with PKCE and resource comes back as a redirect with the code",
-		Area: journeyArea, Level: MUST, Roles: journeyRoles,
+		Revisions: RevisionRange{Since: Rev20250618},
+		Area:      journeyArea, Level: MUST, Roles: journeyRoles,
 		Requirement: "The authorization request carries code_challenge (S256) and resource; the AS answers with a redirect to the client's redirect URI carrying the code and state. A proxy must pass the query intact and the redirect unfollowed.",
 		Source:      "RFC 6749 §4.1.1-4.1.2; RFC 7636 §4.3; RFC 8707 §2; MCP 2025-11-25 Authorization §Resource Parameter Implementation",
 		Checks:      "The client registered directly (setup); the authorization request goes through the proxy: a 302 to the redirect URI with code and state must come back, and the AS must have received resource = the proxy's MCP URL and an S256 challenge.",
@@ -148,7 +156,8 @@ func init() {
 	})
 	Define(Scenario{
 		ID: "AUTH-JRN-008", Title: "an authorization server on the server's origin: the token request is answered with a token",
-		Area: journeyArea, Level: MUST, Roles: journeyRoles,
+		Revisions: RevisionRange{Since: Rev20250618},
+		Area:      journeyArea, Level: MUST, Roles: journeyRoles,
 		Requirement: "The token request carries the code, the PKCE code_verifier and resource; the AS verifies the verifier and issues a token for that resource.",
 		Source:      "RFC 6749 §4.1.3; RFC 7636 §4.5-4.6; RFC 8707 §2; MCP 2025-11-25 Authorization §Resource Parameter Implementation",
 		Checks:      "Registration and authorization directly (setup); the token request through the proxy: 200 with an access token, the AS having verified the S256 verifier and seen resource = the proxy's MCP URL. An invalid_target answer names the resource that was refused.",
@@ -156,7 +165,8 @@ func init() {
 	})
 	Define(Scenario{
 		ID: "AUTH-JRN-009", Title: "the retried initialize carries the token to the upstream and the session works",
-		Area: journeyArea, Level: MUST, Roles: journeyRoles,
+		Revisions: RevisionRange{Since: Rev20250618},
+		Area:      journeyArea, Level: MUST, Roles: journeyRoles,
 		Requirement: "After login the client retries with Authorization: Bearer; the proxy must forward it on every request (it is in every request, even within a session) and must not answer from a 401 it saw before.",
 		Source:      "RFC 6750 §2.1; RFC 9111 §3.5; MCP 2025-11-25 Authorization §Token Requirements",
 		KnownBugs:   []string{"proxies that forward only an allowlist of headers, without Authorization", "caches keyed on method, path and body that answer the retry with the earlier 401"},
@@ -165,7 +175,8 @@ func init() {
 	})
 	Define(Scenario{
 		ID: "AUTH-JRN-010", Title: "step-up: 403 insufficient_scope reaches the client with its scope, and the re-authorized call succeeds",
-		Area: journeyArea, Level: MUST, Roles: journeyRoles,
+		Revisions: RevisionRange{Since: Rev20251125},
+		Area:      journeyArea, Level: MUST, Roles: journeyRoles,
 		Requirement: "A token without the scope an operation needs gets 403 with error=\"insufficient_scope\" and the scope needed; the client re-authorizes with it and retries. A proxy must pass the 403 and its challenge intact.",
 		Source:      "RFC 6750 §3.1; RFC 9110 §11.6.1; MCP 2025-11-25 Authorization §Step-Up Authorization Flow, §Scope Selection Strategy",
 		KnownBugs:   []string{"(ii) WWW-Authenticate copied on 401 only, or rebuilt with resource_metadata only: the client loses the scope it must ask for"},

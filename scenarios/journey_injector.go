@@ -22,7 +22,8 @@ import (
 func init() {
 	Define(Scenario{
 		ID: "AUTH-JRN-101", Title: "an injecting proxy's own login follows the metadata: the named authorization server, never one from metadata for another resource",
-		Area: journeyArea, Level: MUST, Roles: []Role{RoleI},
+		Revisions: RevisionRange{Since: Rev20250618},
+		Area:      journeyArea, Level: MUST, Roles: []Role{RoleI},
 		Requirement: "A client that discovers its authorization server uses the one the protected-resource metadata names, and MUST NOT use metadata whose resource is not the resource it is accessing.",
 		Source:      "RFC 9728 §3.3, §7.3; RFC 8414 §3; MCP 2025-11-25 Authorization §Authorization Server Discovery",
 		KnownBugs:   []string{"clients that take authorization_servers from any metadata document: a server (or an attacker on its path) sends the proxy's credentials to an authorization server of its choosing"},

@@ -33,7 +33,8 @@ import (
 func init() {
 	Define(Scenario{
 		ID: "AUTH-JRN-011", Title: "a real MCP client (the official Go SDK) logs in through the proxy and its session works",
-		Area: journeyArea, Level: MUST, Roles: journeyRoles,
+		Revisions: RevisionRange{Since: Rev20250618},
+		Area:      journeyArea, Level: MUST, Roles: journeyRoles,
 		Requirement: "An MCP client that can log in directly against the server can log in through the proxy: discovery, registration, authorization, token, the retried request and step-up all cross it.",
 		Source:      "MCP 2025-11-25 Authorization (whole flow); RFC 9728, RFC 8414, RFC 7591, RFC 7636, RFC 8707, RFC 6750",
 		KnownBugs:   []string{"\"OAuth works directly against the server, but not through the proxy\""},
