@@ -304,7 +304,7 @@ func checkJourneyResource(h *H) {
 			return nil
 		}
 		e, _, _ := w.upstreamAnswer(mark, pathOf(suffixed))
-		m := resourceMismatch(h, row, t, want, doc.Resource, e)
+		m := resourceMismatch(h, want, doc.Resource, e)
 		m.Level = row.level
 		return m
 	}
@@ -315,7 +315,7 @@ func checkJourneyResource(h *H) {
 // resourceMismatch explains a metadata resource that is not the URL the
 // client used: who produced it (the upstream, or the proxy changing the
 // document) and how a deployment fixes it.
-func resourceMismatch(h *H, row resourceRow, t Target, want, got string, e *mockserver.Entry) *Mismatch {
+func resourceMismatch(h *H, want, got string, e *mockserver.Entry) *Mismatch {
 	upstreamSaid := ""
 	if e != nil {
 		_, _, body, _ := e.Response()

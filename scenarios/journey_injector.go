@@ -92,7 +92,6 @@ func checkInjectorDiscovery(h *H) {
 	if r := h.Send(h.Upstream(), Request{Method: http.MethodGet, URL: m.BaseURL + foreignPRMPath}); r.Status != http.StatusOK {
 		h.Control(Mismatchf(report.HopControl, "the foreign metadata at "+foreignPRMPath, r.Describe()))
 	}
-	mark = m.Journal.Mark()
 	trigger()
 	h.proxyAuthzEvidence(decoy)
 	if reqs := decoy.Requests(); len(reqs) > 0 {

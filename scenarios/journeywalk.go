@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/mcpconform/mcpconform/mockserver"
@@ -247,7 +248,7 @@ func (w *walker) asMetadata(issuer string) (*asMetaDoc, []attempt) {
 			why = fmt.Sprintf("issuer %q, not %q (RFC 8414 §3.3: the client must not use it)", doc.Issuer, issuer)
 		case doc.AuthEndpoint == "" || doc.TokenEndpoint == "":
 			why = "no authorization_endpoint or token_endpoint"
-		case !contains(doc.PKCEMethods, "S256"):
+		case !slices.Contains(doc.PKCEMethods, "S256"):
 			why = "code_challenge_methods_supported lacks S256: MCP clients must refuse an AS without PKCE"
 		}
 		tries = append(tries, attempt{url: u, got: why, path: pathOf(u)})
@@ -256,15 +257,6 @@ func (w *walker) asMetadata(issuer string) (*asMetaDoc, []attempt) {
 		}
 	}
 	return nil, tries
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ----- registration, authorization, token -----
