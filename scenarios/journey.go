@@ -38,9 +38,10 @@ const (
 	srcPRM       = "RFC 9728 §3, §3.1, §5.1; MCP 2025-11-25 Authorization §Protected Resource Metadata Discovery Requirements"
 )
 
-// resourceRow is a server variant of the resource step: its level.
+// resourceRow is a server variant of the resource step: the level of its
+// finding (info where the server, not the proxy, is misconfigured).
 type resourceRow struct {
-	level Level
+	Level Level `json:"levelOfFinding"`
 }
 
 // JourneyForCase is the mock's configuration for a journey case (without
@@ -120,9 +121,9 @@ func init() {
 		Source:      "RFC 9728 §3.3; MCP 2025-11-25 Authorization §Canonical Server URI",
 		KnownBugs:   []string{"\"OAuth works against the server but not through the proxy\": the server advertises its own internal URL, SDK clients refuse the mismatch"},
 		Rows: []Row{
-			{ID: "configured", Title: "a server configured with its public URL", Data: resourceRow{level: MUST}},
-			{ID: "forwarded", Title: "a server that derives its URL from Forwarded / X-Forwarded-Host / Host", Data: resourceRow{level: CONVENTION}},
-			{ID: "upstream-url", Title: "a server that advertises its own URL (not configured for the proxy)", Data: resourceRow{level: CONVENTION}},
+			{ID: "configured", Title: "a server configured with its public URL", Data: resourceRow{Level: MUST}},
+			{ID: "forwarded", Title: "a server that derives its URL from Forwarded / X-Forwarded-Host / Host", Data: resourceRow{Level: CONVENTION}},
+			{ID: "upstream-url", Title: "a server that advertises its own URL (not configured for the proxy)", Data: resourceRow{Level: CONVENTION}},
 		},
 		Checks: "The path-suffixed metadata through the proxy: its resource must equal the proxy's MCP URL. configured fails when the proxy changes the document; forwarded and upstream-url are info and say how to configure the deployment. Skipped when the metadata is not reachable (AUTH-JRN-003).",
 		Run:    checkJourneyResource,
@@ -305,7 +306,7 @@ func checkJourneyResource(h *H) {
 		}
 		e, _, _ := w.upstreamAnswer(mark, pathOf(suffixed))
 		m := resourceMismatch(h, want, doc.Resource, e)
-		m.Level = row.level
+		m.Level = row.Level
 		return m
 	}
 	h.Control(probe(h.Upstream()))
