@@ -44,10 +44,10 @@ type resourceRow struct {
 	Level Level `json:"levelOfFinding"`
 }
 
-// JourneyForCase is the mock's configuration for a journey case (without
+// journeyForCase is the mock's configuration for a journey case (without
 // its public URL, which is the proxy's MCP URL): the single source for the
-// scenarios and for `mcpconform mock --case`.
-func JourneyForCase(caseID string) (mockserver.Journey, bool) {
+// scenarios of the area and their tests.
+func journeyForCase(caseID string) (mockserver.Journey, bool) {
 	j := mockserver.DefaultJourney("")
 	switch strings.ToUpper(caseID) {
 	case "AUTH-JRN-001", "AUTH-JRN-002", "AUTH-JRN-003/NAMED", "AUTH-JRN-004/CONFIGURED",
@@ -70,9 +70,9 @@ func JourneyForCase(caseID string) (mockserver.Journey, bool) {
 
 // caseJourney is the current case's journey configuration.
 func (h *H) caseJourney() mockserver.Journey {
-	j, ok := JourneyForCase(h.c.ID)
+	j, ok := journeyForCase(h.c.ID)
 	if !ok {
-		h.Errorf("no journey configuration for %s (JourneyForCase)", h.c.ID)
+		h.Errorf("no journey configuration for %s (journeyForCase)", h.c.ID)
 	}
 	return j
 }

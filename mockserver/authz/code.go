@@ -398,13 +398,3 @@ func (s *Server) codeGrant(cl *clientRecord, form url.Values, g *Grant) (*grantR
 	}
 	return s.issueForLocked(now, s.cfg.Subject, cl.id, audience, rec.scopes, next), nil
 }
-
-// IssueAccess mints an access token for resource and scopes without any
-// request, for a harness that needs a valid token (a reproduction by hand,
-// a step judged after the token request). It is recorded nowhere but in
-// the token state, like any token.
-func (s *Server) IssueAccess(resource string, scopes []string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.issueForLocked(s.cfg.Now(), s.cfg.Subject, "mcpconform-harness", resource, scopes, "").access
-}

@@ -283,14 +283,3 @@ func TestRegisterRefusals(t *testing.T) {
 		t.Errorf("confidential code grant: %d", resp.StatusCode)
 	}
 }
-
-func TestIssueAccess(t *testing.T) {
-	f := start(t, nil)
-	tok := f.s.IssueAccess(otherRes, []string{"mcp:read"})
-	if c, err := f.s.VerifyFor(tok, otherRes); err != nil || c.Scope != "mcp:read" {
-		t.Fatalf("%+v %v", c, err)
-	}
-	if _, err := f.s.Verify(tok); err == nil {
-		t.Error("a token for another resource verified for the configured one")
-	}
-}
