@@ -62,9 +62,13 @@ type injector struct {
 	// trustAnyPRM is specimen journey-i-trust-any-metadata: uses metadata
 	// whatever its resource.
 	trustAnyPRM bool
-	resource    string // the upstream's resource identifier (Options.Resource)
-	upstream    *url.URL
-	rt          *resourceTransport
+	// asAtOrigin is specimen journey-i-as-at-upstream-origin: looks the
+	// AS up at the upstream's origin (the 2025-03-26 rule), whatever the
+	// metadata names.
+	asAtOrigin bool
+	resource   string // the upstream's resource identifier (Options.Resource)
+	upstream   *url.URL
+	rt         *resourceTransport
 
 	mu       sync.Mutex
 	inner    oauth2.TokenSource // refreshes whenever asked (see newInner)
@@ -287,7 +291,11 @@ func (in *injector) discover(challenges []string, path string) {
 		if doc.Resource != in.resource && !in.trustAnyPRM {
 			return // RFC 9728 §3.3: MUST NOT be used
 		}
-		iss, err := url.Parse(doc.AuthServers[0])
+		issuer := doc.AuthServers[0]
+		if in.asAtOrigin {
+			issuer = origin
+		}
+		iss, err := url.Parse(issuer)
 		if err != nil {
 			return
 		}

@@ -131,6 +131,18 @@ func init() {
 		},
 	})
 	Register(Specimen{
+		Name:        "journey-i-as-at-upstream-origin",
+		Description: "role I: after fetching the metadata, looks the authorization server up at the upstream's origin instead of the issuer the metadata names",
+		Bug:         "clients still discovering the 2025-03-26 way (the MCP server's origin is the authorization server), which the Go SDK also falls back to",
+		Guards:      []string{"AUTH-JRN-101"},
+		RunArgs:     []string{"--role", "I"},
+		Apply: func(r *Reference) {
+			if in := injectorOf(r); in != nil {
+				in.asAtOrigin = true
+			}
+		},
+	})
+	Register(Specimen{
 		Name:        "journey-challenge-on-401-only",
 		Description: "copies WWW-Authenticate to the client on 401 only, dropping it from 403 answers",
 		Bug:         "proxies that treat WWW-Authenticate as a 401 matter: RFC 6750 §3 puts it on 403 insufficient_scope too, and MCP step-up depends on it",
