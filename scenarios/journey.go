@@ -123,11 +123,10 @@ func init() {
 		Rows: []Row{
 			{ID: "configured", Title: "a server configured with its public URL", Data: resourceRow{Level: MUST}},
 			// These two rows report what a server not configured for the
-			// proxy makes clients do: info by design, never fail.
-			{ID: "forwarded", Title: "a server that derives its URL from Forwarded / X-Forwarded-Host / Host", Data: resourceRow{Level: CONVENTION},
-				ProvenBy: "configured: the same comparison of the metadata's resource with the client's URL; this row's finding is info by design"},
-			{ID: "upstream-url", Title: "a server that advertises its own URL (not configured for the proxy)", Data: resourceRow{Level: CONVENTION},
-				ProvenBy: "configured: the same comparison of the metadata's resource with the client's URL; this row's finding is info by design"},
+			// proxy makes clients do: info, never fail (upstream-url is info
+			// through any proxy that does not rewrite the document).
+			{ID: "forwarded", Title: "a server that derives its URL from Forwarded / X-Forwarded-Host / Host", Data: resourceRow{Level: CONVENTION}},
+			{ID: "upstream-url", Title: "a server that advertises its own URL (not configured for the proxy)", Data: resourceRow{Level: CONVENTION}},
 		},
 		Checks: "The path-suffixed metadata through the proxy: its resource must equal the proxy's MCP URL. configured fails when the proxy changes the document; forwarded and upstream-url are info and say how to configure the deployment. Skipped when the metadata is not reachable (AUTH-JRN-003).",
 		Run:    checkJourneyResource,
