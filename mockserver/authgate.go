@@ -41,6 +41,9 @@ type gateState struct {
 	// the path-suffixed one.
 	challengeRM string
 	noChallenge bool // 401 without WWW-Authenticate (WWWA-37)
+	// journey, when set, is a login journey (journey.go): it serves the
+	// metadata and judges tokens instead of the settings above.
+	journey *journeyState
 }
 
 type authGate struct {
@@ -142,8 +145,10 @@ func (m *Mock) resetGate() {
 		return
 	}
 	m.gate.mu.Lock()
+	j := m.gate.cur.journey
 	m.gate.cur = m.gate.def
 	m.gate.mu.Unlock()
+	j.close()
 	m.Authz.Reset()
 }
 
@@ -185,6 +190,10 @@ func (m *Mock) inspectToken(e *Entry) {
 		e.TokenFP = "control"
 		return
 	}
+	if st := m.journey(); st != nil {
+		m.inspectJourneyToken(e, st, tok)
+		return
+	}
 	e.TokenFP = authz.Fingerprint(tok)
 	if m.Authz == nil {
 		return
@@ -199,12 +208,18 @@ func (m *Mock) inspectToken(e *Entry) {
 // serveGate answers the request with 401 when the gate is on and the token
 // is not valid; it reports whether it answered.
 func (m *Mock) serveGate(w http.ResponseWriter, e *Entry) bool {
-	if m.gate == nil || !gated(e.Path) || e.TokenErr == "" {
+	if m.gate == nil {
 		return false
 	}
 	m.gate.mu.Lock()
 	st := m.gate.cur
 	m.gate.mu.Unlock()
+	if st.journey != nil {
+		return m.journeyGate(w, e, st.journey)
+	}
+	if !gated(e.Path) || e.TokenErr == "" {
+		return false
+	}
 	if !st.on {
 		return false
 	}
@@ -233,6 +248,9 @@ func (m *Mock) servePRM(w http.ResponseWriter, r *http.Request) bool {
 	m.gate.mu.Lock()
 	st := m.gate.cur
 	m.gate.mu.Unlock()
+	if st.journey != nil {
+		return m.serveJourney(w, r, st.journey)
+	}
 	p := r.URL.Path
 	suffixed := strings.TrimPrefix(m.PRMURL(), m.BaseURL)
 	on := (p == suffixed && st.prmSuffixed) || (p == PRMRootPath && st.prmRoot) || (st.prmCustom != "" && p == st.prmCustom)

@@ -3,6 +3,7 @@ package proxyundertest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -58,8 +59,16 @@ type injector struct {
 	fixedRT  bool // specimen ignore-rotation: always refresh with the initial token
 	passthru bool // specimen passthrough-client-token
 	guessWK  bool // specimen guess-well-known: root metadata URL, header ignored
-	upstream *url.URL
-	rt       *resourceTransport
+	// trustAnyPRM is specimen journey-i-trust-any-metadata: uses metadata
+	// whatever its resource.
+	trustAnyPRM bool
+	// asAtOrigin is specimen journey-i-as-at-upstream-origin: looks the
+	// AS up at the upstream's origin (the 2025-03-26 rule), whatever the
+	// metadata names.
+	asAtOrigin bool
+	resource   string // the upstream's resource identifier (Options.Resource)
+	upstream   *url.URL
+	rt         *resourceTransport
 
 	mu       sync.Mutex
 	inner    oauth2.TokenSource // refreshes whenever asked (see newInner)
@@ -98,6 +107,7 @@ func installInject(r *Reference) {
 		retries:  1,
 		rt:       rt,
 		upstream: r.Upstream,
+		resource: resource,
 	}
 	injMu.Lock()
 	injectors[r] = in
@@ -236,8 +246,11 @@ func (in *injector) serveStatic(w http.ResponseWriter, req *http.Request, next h
 // as a proxy that finds its authorization server itself must (AUTH-PRM-001/
 // 002): the challenge's resource_metadata URL when there is one, else the
 // path-suffixed well-known URL, then the root one (RFC 9728 §3.1, §5.1).
-// The reference is configured with its token URL, so the document is only
-// checked to exist; the order of the fetches is what is under test.
+// A document whose resource is not the upstream the proxy serves is not used
+// (RFC 9728 §3.3); otherwise the first authorization server it names is
+// looked up (RFC 8414 §3, AUTH-JRN-101). The reference is configured with
+// its token URL, so the documents are only fetched; the order of the
+// fetches and what is trusted are what is under test.
 func (in *injector) discover(challenges []string, path string) {
 	var urls []string
 	if chs, _ := wwwauth.Parse(challenges...); len(chs) > 0 {
@@ -263,11 +276,35 @@ func (in *injector) discover(challenges []string, path string) {
 		if err != nil {
 			continue
 		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
+		if resp.StatusCode != http.StatusOK {
+			continue
+		}
+		var doc struct {
+			Resource    string   `json:"resource"`
+			AuthServers []string `json:"authorization_servers"`
+		}
+		if json.Unmarshal(body, &doc) != nil || len(doc.AuthServers) == 0 {
 			return
 		}
+		if doc.Resource != in.resource && !in.trustAnyPRM {
+			return // RFC 9728 §3.3: MUST NOT be used
+		}
+		issuer := doc.AuthServers[0]
+		if in.asAtOrigin {
+			issuer = origin
+		}
+		iss, err := url.Parse(issuer)
+		if err != nil {
+			return
+		}
+		iss.Path = "/.well-known/oauth-authorization-server" + strings.TrimSuffix(iss.Path, "/") // RFC 8414 §3.1 insertion
+		if meta, err := c.Get(iss.String()); err == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(meta.Body, 1<<20))
+			meta.Body.Close()
+		}
+		return
 	}
 }
 

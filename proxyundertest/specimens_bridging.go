@@ -23,7 +23,7 @@ func init() {
 		Description: "turns an upstream 401 into a 500 without WWW-Authenticate",
 		Bug:         "(i) MCP Inspector v1 proxy: errors other than its own 401 became res.status(500) (inspector#168)",
 		Guards:      []string{"AUTH-HDR-001", "HTTP-E2E-010"},
-		AlsoFails:   []string{"HTTP-E2E-001", "AUTH-HDR-012", "LSSE-004"},
+		AlsoFails:   []string{"HTTP-E2E-001", "AUTH-HDR-012", "LSSE-004", "AUTH-JRN-001", "AUTH-JRN-011"},
 		Apply: func(r *Reference) {
 			r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
 				if resp.StatusCode == http.StatusUnauthorized {
@@ -41,7 +41,7 @@ func init() {
 		Description: "keeps the 401 but drops WWW-Authenticate and replaces the body",
 		Bug:         "(i) MCP Inspector v1 proxy relayed upstream 401s as res.status(401).json(error), no challenge",
 		Guards:      []string{"HTTP-E2E-008", "AUTH-HDR-001"},
-		AlsoFails:   []string{"HTTP-E2E-010", "HTTP-E2E-001", "AUTH-HDR-012", "LSSE-004", "HTTP-E2E-003", "HTTP-E2E-004"},
+		AlsoFails:   []string{"HTTP-E2E-010", "HTTP-E2E-001", "AUTH-HDR-012", "LSSE-004", "HTTP-E2E-003", "HTTP-E2E-004", "AUTH-JRN-001"},
 		Apply: func(r *Reference) {
 			r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
 				if resp.StatusCode == http.StatusUnauthorized {
@@ -58,7 +58,7 @@ func init() {
 		Description: "re-emits WWW-Authenticate with only resource_metadata",
 		Bug:         "(ii) mcp-proxy 5.10.0 (npm) forwarded only resource_metadata, stripping realm, scope, error, error_description (punkpeye/mcp-proxy#44)",
 		Guards:      []string{"AUTH-HDR-001"},
-		AlsoFails:   []string{"HTTP-E2E-001", "HTTP-HOP-005", "AUTH-HDR-012", "LSSE-004", "HTTP-E2E-003", "HTTP-E2E-004"},
+		AlsoFails:   []string{"HTTP-E2E-001", "HTTP-HOP-005", "AUTH-HDR-012", "LSSE-004", "HTTP-E2E-003", "HTTP-E2E-004", "AUTH-JRN-010"},
 		Apply: func(r *Reference) {
 			// The regex is the bug: it looks for one parameter and rebuilds
 			// the header from it, as the buggy proxy did.
@@ -85,7 +85,7 @@ func init() {
 		AlsoFails: []string{"AUTH-HDR-001", "HTTP-E2E-001", "HTTP-E2E-007", "HTTP-E2E-008", "HTTP-E2E-010", "HTTP-HOP-001", "HTTP-HOP-005",
 			"SESS-001", "SESS-002", "SESS-003", "SESS-004", "SHTTP-001", "SHTTP-002", "SHTTP-003", "SHTTP-005", "VER-001", "VER-002",
 			"HTTP-E2E-006", "HTTP-HOP-003", "RES-001", "RES-002", "RES-003", "RES-004",
-			"SSE-PARSE-001", "SSE-PARSE-003", "SSE-PARSE-004", "SSE-PARSE-005", "SSE-STREAM-001", "SSE-STREAM-002", "SSE-STREAM-003", "AUTH-HDR-012", "LSSE-001", "LSSE-002", "LSSE-003", "LSSE-004", "HTTP-E2E-002", "HTTP-E2E-003", "HTTP-E2E-004", "HTTP-HOP-002", "SHTTP-004"},
+			"SSE-PARSE-001", "SSE-PARSE-003", "SSE-PARSE-004", "SSE-PARSE-005", "SSE-STREAM-001", "SSE-STREAM-002", "SSE-STREAM-003", "AUTH-HDR-012", "LSSE-001", "LSSE-002", "LSSE-003", "LSSE-004", "HTTP-E2E-002", "HTTP-E2E-003", "HTTP-E2E-004", "HTTP-HOP-002", "SHTTP-004", "AUTH-JRN-001", "AUTH-JRN-003", "AUTH-JRN-005", "AUTH-JRN-006", "AUTH-JRN-007", "AUTH-JRN-008", "AUTH-JRN-009", "AUTH-JRN-011"},
 		Apply: func(r *Reference) {
 			r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
 				if !strings.HasSuffix(pr.Out.URL.Path, "/") {
@@ -102,7 +102,7 @@ func init() {
 		Guards:      []string{"SESS-001"},
 		// Once the first session is deleted, every later session is sent
 		// the dead id and gets 404; HTTP-HOP-005's probe id is replaced.
-		AlsoFails: []string{"HTTP-HOP-005", "SESS-002", "SESS-003", "SESS-004", "SHTTP-001", "SHTTP-002", "SHTTP-003", "SHTTP-005", "SSE-STREAM-001", "VER-001", "VER-002"},
+		AlsoFails: []string{"HTTP-HOP-005", "SESS-002", "SESS-003", "SESS-004", "SHTTP-001", "SHTTP-002", "SHTTP-003", "SHTTP-005", "SSE-STREAM-001", "VER-001", "VER-002", "AUTH-JRN-011"},
 		Apply: func(r *Reference) {
 			var mu sync.Mutex
 			var first string
@@ -163,7 +163,7 @@ func registerChallengeSpecimens() {
 		Description: "turns an upstream 401 into 200 with a JSON-RPC error body and no challenge",
 		Bug:         "(i) bridges that re-encode every upstream answer as a JSON-RPC message: the client never sees the 401 (inspector#168)",
 		Guards:      []string{"AUTH-HDR-001", "HTTP-E2E-010"},
-		AlsoFails:   []string{"HTTP-E2E-001", "AUTH-HDR-012", "LSSE-004", "HTTP-E2E-003", "HTTP-E2E-004"},
+		AlsoFails:   []string{"HTTP-E2E-001", "AUTH-HDR-012", "LSSE-004", "HTTP-E2E-003", "HTTP-E2E-004", "AUTH-JRN-001", "AUTH-JRN-011"},
 		Apply: func(r *Reference) {
 			r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
 				if resp.StatusCode == http.StatusUnauthorized {

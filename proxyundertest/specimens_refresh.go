@@ -96,6 +96,7 @@ func init() {
 		Description: "T mode: remembers the first Authorization of each MCP session and sends it on every later request of that session",
 		Bug:         "(vii) session-sticky credentials: the token is bound at session start, so a client that refreshes keeps getting 401 (metamcp#142)",
 		Guards:      []string{"AUTH-TOK-006"},
+		AlsoFails:   []string{"AUTH-JRN-010", "AUTH-JRN-011"},
 		Apply:       applySticky,
 	})
 }

@@ -29,7 +29,7 @@ func init() {
 		Bug:         "MCP Inspector v1 stripped the client↔proxy mcp-session-id from upstream requests",
 		Guards:      []string{"SESS-001", "SESS-002", "SESS-004"},
 		// HTTP-HOP-005 sends an Mcp-Session-Id among its probe fields.
-		AlsoFails: []string{"HTTP-HOP-005", "SESS-003", "SSE-STREAM-001"},
+		AlsoFails: []string{"HTTP-HOP-005", "SESS-003", "SSE-STREAM-001", "AUTH-JRN-010", "AUTH-JRN-011"},
 		Apply: func(r *Reference) {
 			r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
 				pr.Out.Header.Del("Mcp-Session-Id")
@@ -62,7 +62,7 @@ func init() {
 		// Every GET-stream scenario of the SSE area fails with it.
 		AlsoFails: []string{"SESS-002", "SHTTP-002", "HTTP-E2E-007", "HTTP-E2E-010", "AUTH-HDR-001",
 			"HTTP-E2E-006", "HTTP-HOP-003", "RES-001", "RES-002", "RES-003", "RES-004",
-			"SSE-PARSE-001", "SSE-PARSE-003", "SSE-PARSE-004", "SSE-PARSE-005", "SSE-STREAM-001", "SSE-STREAM-002", "SSE-STREAM-003", "AUTH-HDR-012", "LSSE-001", "LSSE-002", "LSSE-003", "LSSE-004"},
+			"SSE-PARSE-001", "SSE-PARSE-003", "SSE-PARSE-004", "SSE-PARSE-005", "SSE-STREAM-001", "SSE-STREAM-002", "SSE-STREAM-003", "AUTH-HDR-012", "LSSE-001", "LSSE-002", "LSSE-003", "LSSE-004", "AUTH-JRN-003", "AUTH-JRN-005", "AUTH-JRN-007", "AUTH-JRN-011"},
 		Apply: func(r *Reference) {
 			r.Middleware = append(r.Middleware, func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -130,7 +130,7 @@ func init() {
 		Description: "wraps every 200 application/json answer into a one-event text/event-stream",
 		Bug:         "bridges that always answer POSTs as SSE; a T proxy must keep the upstream's Content-Type and body form (MCP Sending Messages 5)",
 		Guards:      []string{"SHTTP-004"},
-		AlsoFails:   []string{"HTTP-E2E-010"},
+		AlsoFails:   []string{"HTTP-E2E-010", "AUTH-JRN-003", "AUTH-JRN-005", "AUTH-JRN-008", "AUTH-JRN-011"},
 		Apply: func(r *Reference) {
 			r.ResponseHooks = append(r.ResponseHooks, func(resp *http.Response) error {
 				if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {

@@ -169,6 +169,7 @@ const (
 	HopProxyUpstream  = "proxy→upstream"
 	HopControl        = "client→upstream (control)"
 	HopProxyAuthz     = "proxy→authorization server"
+	HopClientAuthz    = "client→authorization server"
 	HopClientUpstream = HopControl
 )
 
@@ -254,7 +255,7 @@ func (r *Run) SortCases() {
 }
 
 // Areas in catalogue order.
-var Areas = []string{"bridging", "transport", "cors", "sse", "refresh", "apikey", "harness"}
+var Areas = []string{"bridging", "transport", "cors", "sse", "refresh", "journey", "apikey", "harness"}
 
 func areaRank(a string) int {
 	for i, x := range Areas {

@@ -81,6 +81,9 @@ type Scenario struct {
 	Timeout time.Duration
 	// Rows makes the scenario table-driven; Run is called once per row.
 	Rows []Row
+	// MaxExchanges raises the evidence cap of each case (maxExchangesPerCase)
+	// for scenarios whose every exchange is evidence (a real client's login).
+	MaxExchanges int
 	// Needs names an optional capability (e.g. "cors", "legacy-sse"); when the
 	// run does not declare it, the case is skipped with the reason.
 	Needs string

@@ -135,7 +135,7 @@ func (h *H) Evidence(ex ...report.Exchange) {
 	h.ev.mu.Lock()
 	defer h.ev.mu.Unlock()
 	for _, e := range ex {
-		if len(h.c.Exchanges) >= maxExchangesPerCase {
+		if len(h.c.Exchanges) >= h.evidenceCap() {
 			h.c.Truncated = true
 			return
 		}
@@ -144,6 +144,15 @@ func (h *H) Evidence(ex ...report.Exchange) {
 		}
 		h.c.Exchanges = append(h.c.Exchanges, e)
 	}
+}
+
+// evidenceCap is how many exchanges the case keeps: maxExchangesPerCase,
+// or more where the scenario says so (Scenario.MaxExchanges).
+func (h *H) evidenceCap() int {
+	if h.sc == nil {
+		return maxExchangesPerCase
+	}
+	return max(maxExchangesPerCase, h.sc.MaxExchanges)
 }
 
 // Mismatch is a check that did not hold: what was expected, what was seen,

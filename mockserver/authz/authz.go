@@ -3,8 +3,13 @@
 // verification the mock MCP upstream uses to accept or refuse what the proxy
 // injects.
 //
-// The AS serves RFC 8414 metadata and a token endpoint supporting the
-// refresh_token and client_credentials grants. Access tokens are HS256 JWTs
+// The AS serves RFC 8414 metadata, a token endpoint supporting the
+// refresh_token, client_credentials and authorization_code grants, dynamic
+// client registration (RFC 7591) and an authorization endpoint that approves
+// every request at once (no user, no consent page) after checking what a
+// real AS checks: a registered redirect URI, PKCE with S256 (RFC 7636) and a
+// known `resource` (RFC 8707). That is what an MCP client's login journey
+// needs (code.go). Access tokens are HS256 JWTs
 // with deliberately short lifetimes (sub-second capable) so that a proxy which
 // never refreshes is caught within seconds. Refresh tokens are opaque, rotate
 // on every use, and a replayed (rotated-out) refresh token revokes its whole
@@ -56,6 +61,8 @@ import (
 const (
 	WellKnownPath = "/.well-known/oauth-authorization-server"
 	TokenPath     = "/token"
+	AuthorizePath = "/authorize"
+	RegisterPath  = "/register"
 )
 
 // Default values for zero Config fields.
@@ -97,11 +104,13 @@ type Config struct {
 
 // Server is the mock AS. It is an http.Handler and safe for concurrent use.
 type Server struct {
-	cfg       Config
-	key       []byte
-	metaPath  string
-	tokenPath string
-	audiences map[string]bool
+	cfg           Config
+	key           []byte
+	metaPath      string
+	tokenPath     string
+	authorizePath string
+	registerPath  string
+	audiences     map[string]bool
 
 	mu sync.Mutex
 	// Fault switches.
@@ -114,10 +123,15 @@ type Server struct {
 	refresh        map[string]*refreshRecord // by the refresh token itself
 	families       int
 	initialRefresh string
+	// Clients: the configured one and every dynamically registered one.
+	clients map[string]*clientRecord
+	codes   map[string]*codeRecord // authorization codes, by the code itself
 	// Observations. Cleared by Reset.
-	grants   []Grant
-	counts   map[string]int
-	requests []Request
+	grants         []Grant
+	counts         map[string]int
+	requests       []Request
+	authorizations []Authorization
+	registrations  []Registration
 }
 
 type accessRecord struct {
@@ -132,6 +146,7 @@ type family struct {
 	revoked  bool
 	resource string   // audience the grant was issued for
 	scopes   []string // scope originally granted; refreshes may only narrow
+	client   string   // the client it was issued to
 }
 
 type refreshRecord struct {
@@ -162,18 +177,29 @@ func New(cfg Config) *Server {
 	cfg.Scopes = append([]string(nil), cfg.Scopes...)
 	cfg.OtherResources = append([]string(nil), cfg.OtherResources...)
 	s := &Server{
-		cfg:          cfg,
-		key:          randomBytes(32),
-		metaPath:     WellKnownPath + u.Path,
-		tokenPath:    u.Path + TokenPath,
-		audiences:    map[string]bool{cfg.Resource: true},
-		issueRefresh: true,
-		access:       map[string]*accessRecord{},
-		refresh:      map[string]*refreshRecord{},
-		counts:       map[string]int{},
+		cfg:           cfg,
+		key:           randomBytes(32),
+		metaPath:      WellKnownPath + u.Path,
+		tokenPath:     u.Path + TokenPath,
+		authorizePath: u.Path + AuthorizePath,
+		registerPath:  u.Path + RegisterPath,
+		audiences:     map[string]bool{cfg.Resource: true},
+		issueRefresh:  true,
+		access:        map[string]*accessRecord{},
+		refresh:       map[string]*refreshRecord{},
+		counts:        map[string]int{},
+		clients:       map[string]*clientRecord{},
+		codes:         map[string]*codeRecord{},
 	}
 	for _, r := range cfg.OtherResources {
 		s.audiences[r] = true
+	}
+	if cfg.ClientID != "" {
+		method := AuthBasic
+		if cfg.ClientSecret == "" {
+			method = AuthNone
+		}
+		s.clients[cfg.ClientID] = &clientRecord{id: cfg.ClientID, secret: cfg.ClientSecret, authMethod: method}
 	}
 	s.initialRefresh = s.MintRefreshToken()
 	return s
@@ -184,6 +210,15 @@ func (s *Server) MetadataURL() string { return s.origin() + s.metaPath }
 
 // TokenURL is the token endpoint.
 func (s *Server) TokenURL() string { return s.cfg.Issuer + TokenPath }
+
+// AuthorizeURL is the authorization endpoint.
+func (s *Server) AuthorizeURL() string { return s.cfg.Issuer + AuthorizePath }
+
+// RegisterURL is the dynamic client registration endpoint (RFC 7591).
+func (s *Server) RegisterURL() string { return s.cfg.Issuer + RegisterPath }
+
+// Issuer is the AS identifier (RFC 8414 §2 "issuer").
+func (s *Server) Issuer() string { return s.cfg.Issuer }
 
 func (s *Server) origin() string {
 	u, _ := url.Parse(s.cfg.Issuer) // validated in New
@@ -205,6 +240,7 @@ func (s *Server) MintRefreshToken() string {
 		id:       fmt.Sprintf("fam-%d", s.families),
 		resource: s.cfg.Resource,
 		scopes:   append([]string(nil), s.cfg.Scopes...),
+		client:   s.cfg.ClientID,
 	}
 	return s.newRefreshLocked(fam)
 }
@@ -234,7 +270,8 @@ func Fingerprint(token string) string {
 // Fingerprint is the package-level Fingerprint, as a method for convenience.
 func (s *Server) Fingerprint(token string) string { return Fingerprint(token) }
 
-// ServeHTTP routes the metadata and token endpoints; anything else is 404.
+// ServeHTTP routes the metadata, token, authorization and registration
+// endpoints; anything else is 404.
 // Every request is logged (see Requests) so discovery order can be checked.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
@@ -255,6 +292,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(s.metadata())
 	case s.tokenPath:
 		s.serveToken(w, r)
+	case s.authorizePath:
+		s.serveAuthorize(w, r)
+	case s.registerPath:
+		s.serveRegister(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -276,11 +317,9 @@ func wait(r *http.Request, d time.Duration) bool {
 	}
 }
 
-// metadata is the RFC 8414 §2 document. The mock has no authorization
-// endpoint, but response_types_supported is REQUIRED and RFC 8414 §3.2 forbids
-// empty arrays, so it lists "code", and S256 PKCE is listed because SDK clients
-// (for example the MCP Go SDK) refuse metadata without it; a proxy that
-// actually starts an authorization-code flow will find no endpoint for it.
+// metadata is the RFC 8414 §2 document. S256 is the only PKCE method
+// (OAuth 2.1 and MCP require it; SDK clients such as the MCP Go SDK refuse
+// metadata without code_challenge_methods_supported).
 func (s *Server) metadata() []byte {
 	auth := []string{"client_secret_basic", "client_secret_post"}
 	if s.cfg.ClientSecret == "" {
@@ -288,7 +327,9 @@ func (s *Server) metadata() []byte {
 	}
 	doc := struct {
 		Issuer            string   `json:"issuer"`
+		AuthorizationEP   string   `json:"authorization_endpoint"`
 		TokenEndpoint     string   `json:"token_endpoint"`
+		RegistrationEP    string   `json:"registration_endpoint"`
 		GrantTypes        []string `json:"grant_types_supported"`
 		AuthMethods       []string `json:"token_endpoint_auth_methods_supported"`
 		Scopes            []string `json:"scopes_supported,omitempty"`
@@ -296,8 +337,10 @@ func (s *Server) metadata() []byte {
 		CodeChallengeMeth []string `json:"code_challenge_methods_supported"`
 	}{
 		Issuer:            s.cfg.Issuer,
+		AuthorizationEP:   s.AuthorizeURL(),
 		TokenEndpoint:     s.TokenURL(),
-		GrantTypes:        []string{GrantRefreshToken, GrantClientCredentials},
+		RegistrationEP:    s.RegisterURL(),
+		GrantTypes:        []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials},
 		AuthMethods:       auth,
 		Scopes:            s.cfg.Scopes,
 		ResponseTypes:     []string{"code"},
@@ -368,8 +411,9 @@ func (s *Server) SetIssueRefreshTokens(on bool) {
 }
 
 // Reset turns every fault off (refresh tokens issued again) and clears
-// Grants, Counts and Requests. Token state is kept: grant families, refresh
-// tokens, access tokens and revocations survive, so a proxy that is already
+// Grants, Counts, Requests, Authorizations and Registrations. Token state is
+// kept: grant families, refresh tokens, access tokens, revocations,
+// registered clients and unused authorization codes survive, so a proxy that is already
 // running keeps working across scenarios. Use a new Server for a clean slate.
 func (s *Server) Reset() {
 	s.mu.Lock()
@@ -380,6 +424,8 @@ func (s *Server) Reset() {
 	s.grants = nil
 	s.counts = map[string]int{}
 	s.requests = nil
+	s.authorizations = nil
+	s.registrations = nil
 }
 
 // Request is one HTTP request the AS received, on any path.

@@ -297,7 +297,7 @@ func TestClientAuthFailures(t *testing.T) {
 	both.Set("client_secret", testSecret)
 	wantError(t, f.token(t, basic, both), 400, "invalid_request")
 
-	unknown := url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}
+	unknown := url.Values{"grant_type": {"password"}, "username": {"x"}}
 	wantError(t, f.token(t, basic, unknown), 400, "unsupported_grant_type")
 
 	gs := f.s.Grants()

@@ -17,6 +17,7 @@ import (
 const (
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
 )
 
 // Client authentication methods as recorded in Grant.ClientAuth.
@@ -47,8 +48,13 @@ type Grant struct {
 	Scope        string    // `scope` parameter as sent
 	RefreshToken string    // fingerprint of the refresh token presented
 	Family       string    // grant family of that refresh token, if known
-	Outcome      string    // Outcome* constant or OAuth error code
-	Status       int       // HTTP status answered (0 if abandoned)
+	// Code is the fingerprint of the authorization code presented, PKCE
+	// what became of its verifier ("S256 verified", "no code_verifier",
+	// "code_verifier does not match"); authorization_code grants only.
+	Code    string
+	PKCE    string
+	Outcome string // Outcome* constant or OAuth error code
+	Status  int    // HTTP status answered (0 if abandoned)
 	// Set when Outcome is OutcomeIssued.
 	AccessToken     string    // fingerprint
 	AccessExpiry    time.Time // exact expiry (authoritative, see package doc)
@@ -175,14 +181,22 @@ func (s *Server) grant(r *http.Request, form url.Values, parseErr error, g *Gran
 			return nil, &tokenError{http.StatusBadRequest, "invalid_request", "parameter " + k + " repeated"}
 		}
 	}
-	if terr := s.authenticate(r, form, g); terr != nil {
+	cl, terr := s.authenticate(r, form, g)
+	if terr != nil {
 		return nil, terr
 	}
 	if g.GrantType == "" {
 		return nil, &tokenError{http.StatusBadRequest, "invalid_request", "missing grant_type"}
 	}
+	if g.GrantType == GrantAuthorizationCode {
+		return s.codeGrant(cl, form, g)
+	}
 	if g.GrantType != GrantRefreshToken && g.GrantType != GrantClientCredentials {
-		return nil, &tokenError{http.StatusBadRequest, "unsupported_grant_type", "supported: refresh_token, client_credentials"}
+		return nil, &tokenError{http.StatusBadRequest, "unsupported_grant_type", "supported: authorization_code, refresh_token, client_credentials"}
+	}
+	if cl.id != s.cfg.ClientID && g.GrantType == GrantClientCredentials {
+		// Registered clients are public authorization-code clients.
+		return nil, &tokenError{http.StatusBadRequest, "unauthorized_client", "client_credentials is for the configured client only"}
 	}
 
 	s.mu.Lock()
@@ -217,6 +231,8 @@ func (s *Server) grant(r *http.Request, form url.Values, parseErr error, g *Gran
 	}
 	g.Family = rec.fam.id
 	switch {
+	case rec.fam.client != cl.id:
+		return nil, &tokenError{http.StatusBadRequest, "invalid_grant", "refresh token was issued to another client"}
 	case rec.used:
 		// OAuth 2.1 §4.3.1: the AS cannot tell the legitimate client from an
 		// attacker, so it revokes the whole lineage.
@@ -243,40 +259,61 @@ func (s *Server) grant(r *http.Request, form url.Values, parseErr error, g *Gran
 		rec.used = true
 		next = s.newRefreshLocked(rec.fam)
 	}
-	return s.issueLocked(now, s.cfg.Subject, audience, scopes, next), nil
+	return s.issueForLocked(now, s.cfg.Subject, rec.fam.client, audience, scopes, next), nil
 }
 
-// authenticate checks client credentials (RFC 6749 §2.3). Failures are 401
-// invalid_client with a Basic challenge (RFC 6749 §5.2).
-func (s *Server) authenticate(r *http.Request, form url.Values, g *Grant) *tokenError {
+// authenticate checks client credentials (RFC 6749 §2.3) against the
+// configured client and every registered one, and returns the client.
+// Failures are 401 invalid_client with a Basic challenge (RFC 6749 §5.2).
+func (s *Server) authenticate(r *http.Request, form url.Values, g *Grant) (*clientRecord, *tokenError) {
 	basicID, basicSecret, hasBasic := r.BasicAuth()
 	_, hasPost := form["client_secret"]
+	fail := &tokenError{http.StatusUnauthorized, "invalid_client", "client authentication failed"}
 	switch {
 	case hasBasic && hasPost:
 		g.ClientAuth = AuthMultiple
 		// RFC 6749 §2.3: "MUST NOT use more than one authentication method".
-		return &tokenError{http.StatusBadRequest, "invalid_request", "more than one client authentication method"}
+		return nil, &tokenError{http.StatusBadRequest, "invalid_request", "more than one client authentication method"}
 	case hasBasic:
 		g.ClientAuth, g.ClientID = AuthBasic, basicID
-		if s.cfg.ClientSecret != "" && credMatch(basicID, s.cfg.ClientID) && credMatch(basicSecret, s.cfg.ClientSecret) {
-			return nil
+		if c := s.clientByID(basicID, true); c != nil && c.secret != "" && credMatch(basicSecret, c.secret) {
+			return c, nil
 		}
 	case hasPost:
 		g.ClientAuth, g.ClientID = AuthPost, form.Get("client_id")
-		if s.cfg.ClientSecret != "" && g.ClientID == s.cfg.ClientID &&
-			subtle.ConstantTimeCompare([]byte(form.Get("client_secret")), []byte(s.cfg.ClientSecret)) == 1 {
-			return nil
+		if c := s.clientByID(g.ClientID, false); c != nil && c.secret != "" &&
+			subtle.ConstantTimeCompare([]byte(form.Get("client_secret")), []byte(c.secret)) == 1 {
+			return c, nil
 		}
 	default:
 		g.ClientID = form.Get("client_id")
 		if g.ClientID != "" {
 			g.ClientAuth = AuthNone
 		}
-		if s.cfg.ClientSecret == "" && g.ClientID == s.cfg.ClientID {
-			return nil
+		if c := s.clientByID(g.ClientID, false); c != nil && c.secret == "" {
+			return c, nil
 		}
 	}
-	return &tokenError{http.StatusUnauthorized, "invalid_client", "client authentication failed"}
+	return nil, fail
+}
+
+// clientByID finds a client; basic allows the form-urlencoded spelling of
+// the id that RFC 6749 §2.3.1 prescribes for Basic credentials.
+func (s *Server) clientByID(id string, basic bool) *clientRecord {
+	if id == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.clients[id]; c != nil {
+		return c
+	}
+	if basic {
+		if dec, err := url.QueryUnescape(id); err == nil {
+			return s.clients[dec]
+		}
+	}
+	return nil
 }
 
 // credMatch compares a Basic credential with the registered value. RFC 6749
@@ -329,12 +366,17 @@ func narrow(allowed, requested []string, open bool) ([]string, *tokenError) {
 // issueLocked mints an access token and stores its exact expiry by jti.
 // Caller holds s.mu.
 func (s *Server) issueLocked(now time.Time, sub, audience string, scopes []string, refresh string) *grantResult {
+	return s.issueForLocked(now, sub, s.cfg.ClientID, audience, scopes, refresh)
+}
+
+// issueForLocked is issueLocked for a given client_id claim.
+func (s *Server) issueForLocked(now time.Time, sub, clientID, audience string, scopes []string, refresh string) *grantResult {
 	exp := now.Add(s.cfg.AccessTTL)
 	c := Claims{
 		Issuer:    s.cfg.Issuer,
 		Subject:   sub,
 		Audience:  audience,
-		ClientID:  s.cfg.ClientID,
+		ClientID:  clientID,
 		Scope:     strings.Join(scopes, " "),
 		ID:        fmt.Sprintf("at-%x", randomBytes(8)),
 		IssuedAt:  now,
