@@ -42,6 +42,9 @@ type corsPolicy struct {
 	Methods string
 	// PreflightNeedsAuth answers a preflight without Authorization with 401.
 	PreflightNeedsAuth bool
+	// Expose, when set, replaces the exposed fields (mcp-proxy and the MCP
+	// Inspector's proxy expose only Mcp-Session-Id).
+	Expose []string
 }
 
 func corsMiddleware(p corsPolicy) func(http.Handler) http.Handler {
@@ -109,7 +112,11 @@ func (c *corsWriter) WriteHeader(code int) {
 		}
 		c.p.origin(h, c.origin)
 		if !c.p.NoExpose && (!c.p.ExposeOnSuccessOnly || code/100 == 2) {
-			h.Set("Access-Control-Expose-Headers", strings.Join(corsExpose, ", "))
+			expose := corsExpose
+			if c.p.Expose != nil {
+				expose = c.p.Expose
+			}
+			h.Set("Access-Control-Expose-Headers", strings.Join(expose, ", "))
 		}
 	}
 	c.ResponseWriter.WriteHeader(code)
