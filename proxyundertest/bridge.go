@@ -340,6 +340,11 @@ func (b *Bridge) receiving(next mcp.MethodHandler) mcp.MethodHandler {
 		defer cancel()
 		defer context.AfterFunc(s.ctx, cancel)()
 		defer s.watchProgress(req.GetParams(), ex)()
+		if len(b.Command) > 0 {
+			// A stdio upstream answers with no HTTP status to relay: the
+			// client's stream may flow at once.
+			ex.decide(nil)
+		}
 		res, err := s.forward(fctx, method, req.GetParams())
 		s.awaitProgress(ctx, ex)
 		if err != nil {
