@@ -520,4 +520,3 @@ func TestDefaultCredentials(t *testing.T) {
 		t.Fatalf("a caused request without Authorization got %q", got)
 	}
 }
-
