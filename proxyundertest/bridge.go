@@ -50,6 +50,11 @@ type Bridge struct {
 	// Transport carries the upstream HTTP requests; nil means
 	// http.DefaultTransport.
 	Transport http.RoundTripper
+	// ProgressDrain bounds how long a call whose result has arrived waits
+	// for the progress notifications the upstream sent before it to be
+	// relayed (the SDK client hands over the result at once but queues
+	// notifications for a handler goroutine).
+	ProgressDrain time.Duration
 
 	// UpstreamRequestHooks run on every upstream HTTP request, after the
 	// bridge has set its credentials.
@@ -130,10 +135,6 @@ const BridgeServerName = "mcpconform-bridge"
 // standalone GET and initialized).
 const connectTimeout = 15 * time.Second
 
-// progressDrain bounds how long a finished call waits for the progress
-// notifications the upstream sent before its result to be relayed.
-const progressDrain = 2 * time.Second
-
 // exchangeMeta is the _meta key under which the downstream wrapper tags each
 // client request with the exchange that tracks it (stripped again before
 // anything is forwarded).
@@ -149,10 +150,12 @@ func NewBridge(upstream *url.URL, opt Options) *Bridge {
 		MCPPath:     upstream.Path,
 		LegacyPath:  "/sse",
 		IdleTimeout: 30 * time.Minute,
-		sessions:    map[*mcp.ServerSession]*bridgeSession{},
-		byID:        map[string]*bridgeSession{},
-		exchanges:   map[string]*exchange{},
-		legacies:    map[string]*legacyConn{},
+		// Relaying is fast; this only bounds a stuck client stream.
+		ProgressDrain: 2 * time.Second,
+		sessions:      map[*mcp.ServerSession]*bridgeSession{},
+		byID:          map[string]*bridgeSession{},
+		exchanges:     map[string]*exchange{},
+		legacies:      map[string]*legacyConn{},
 	}
 	if b.MCPPath == "" || b.MCPPath == b.LegacyPath {
 		b.MCPPath = "/mcp"
@@ -470,7 +473,9 @@ func (s *bridgeSession) forward(ctx context.Context, method string, p mcp.Params
 		return nil, cs.Unsubscribe(ctx, p)
 	case *mcp.CompleteParams:
 		return cs.Complete(ctx, p)
+	//lint:ignore SA1019 logging is deprecated from 2026-07-28 on; a bridge relays it while clients and servers use it
 	case *mcp.SetLoggingLevelParams:
+		//lint:ignore SA1019 as above
 		return nil, cs.SetLoggingLevel(ctx, p)
 	}
 	return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "bridge: method " + method + " is not relayed"}
@@ -551,7 +556,10 @@ func (s *bridgeSession) relay(method string, p mcp.Params) {
 // goroutine, so without this the last progress (sent just before the result)
 // would race the result and lose (seen in mcp-proxy, see README).
 func (s *bridgeSession) awaitProgress(ctx context.Context, ex *exchange) {
-	timer := time.NewTimer(progressDrain)
+	if s.b.ProgressDrain <= 0 {
+		return
+	}
+	timer := time.NewTimer(s.b.ProgressDrain)
 	defer timer.Stop()
 	for {
 		if ex.progressDone() {
@@ -587,9 +595,12 @@ func (s *bridgeSession) callFailed(ex *exchange, err error) error {
 	case a != nil && a.Status == http.StatusNotFound:
 		// The upstream session is gone: so is the client's, and this
 		// request gets the 404 that makes the client re-initialize.
-		ex.decide(s.b.relayedError(ex.method, ex.clientID, a))
-		s.markGone()
-		go s.end()
+		e := s.b.relayedError(ex.method, ex.clientID, a)
+		e.EndSession = true
+		if ex.decide(e); ex.verdict().EndSession {
+			s.markGone()
+			go s.end()
+		}
 	case a != nil && a.challenged():
 		ex.decide(s.b.relayedError(ex.method, ex.clientID, a))
 	case s.isGone():

@@ -58,6 +58,9 @@ type RelayedError struct {
 	Header http.Header
 	RPC    *jsonrpc.Error
 	Body   []byte
+	// EndSession: the upstream session is gone, so the bridge ends the
+	// client session too (set for a 404).
+	EndSession bool
 }
 
 // relayedError maps an upstream refusal onto a client request: the same
@@ -139,6 +142,7 @@ type exchange struct {
 	relayedCh chan struct{} // a token per relayed progress notification
 
 	mu       sync.Mutex
+	decision *RelayedError   // how it was decided (nil: passed through)
 	ctx      context.Context // the downstream handler's context
 	sess     *bridgeSession
 	answer   *upstreamAnswer // the latest refusal of an upstream request it caused
@@ -245,6 +249,9 @@ func (ex *exchange) decide(e *RelayedError) {
 		if e != nil {
 			e = ex.b.hooked(e)
 		}
+		ex.mu.Lock()
+		ex.decision = e
+		ex.mu.Unlock()
 		if e != nil && ex.legacy != nil {
 			// The relayed status is the client's only news of the failure:
 			// no in-band error after it on the legacy stream.
@@ -258,6 +265,17 @@ func (ex *exchange) decide(e *RelayedError) {
 		}
 		close(ex.decidedCh)
 	})
+}
+
+// verdict is the relayed error the exchange was decided with, or a zero
+// one when it passed through.
+func (ex *exchange) verdict() *RelayedError {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.decision == nil {
+		return &RelayedError{}
+	}
+	return ex.decision
 }
 
 // finish ends the exchange when the middleware returns: undecided means
@@ -480,10 +498,12 @@ func (b *Bridge) serveGET(w http.ResponseWriter, r *http.Request) {
 		s.end()
 		http.Error(w, "session not found", http.StatusNotFound)
 	case a != nil && (a.challenged() || a.Status == http.StatusMethodNotAllowed || a.Status == http.StatusNotFound):
-		if a.Status == http.StatusNotFound {
+		e := b.relayedError(http.MethodGet, nil, a)
+		e.EndSession = a.Status == http.StatusNotFound
+		if b.hooked(e).EndSession {
 			s.end()
 		}
-		b.hooked(b.relayedError(http.MethodGet, nil, a)).write(w)
+		e.write(w)
 	default:
 		b.streamable.ServeHTTP(w, r)
 	}
