@@ -125,6 +125,8 @@ type RelayedNotification struct {
 	OnRequestStream bool
 	// Drop discards it.
 	Drop bool
+	// Delay relays it this much later, from another goroutine.
+	Delay time.Duration
 }
 
 // BridgeServerName is what the bridge calls itself: in the clientInfo of
@@ -543,7 +545,14 @@ func (s *bridgeSession) relay(method string, p mcp.Params) {
 		if n.OnRequestStream && ex != nil {
 			ctx = ex.context()
 		}
-		_, _ = s.b.send(ctx, n.Method, &mcp.ServerRequest[mcp.Params]{Session: s.ss, Params: n.Params})
+		send := func() {
+			_, _ = s.b.send(ctx, n.Method, &mcp.ServerRequest[mcp.Params]{Session: s.ss, Params: n.Params})
+		}
+		if n.Delay > 0 {
+			time.AfterFunc(n.Delay, send)
+		} else {
+			send()
+		}
 	}
 	if ex != nil {
 		ex.relayedOne()

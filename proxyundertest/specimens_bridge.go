@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The reference bridge and the bridge specimens: role B proxies, each the
@@ -55,9 +56,10 @@ func init() {
 		Name: "bridge-rebuilds-from-resource-metadata",
 		Description: "re-emits every challenge as the single line Bearer resource_metadata=\"<upstream origin>/.well-known/oauth-protected-resource\" " +
 			"(the root well-known URL): realm, scope, error, error_description, other schemes and the path-suffixed metadata URL are lost",
-		Bug:     "(ii) mcp-proxy 5.10.0 (npm) rebuilt WWW-Authenticate from resource_metadata alone (punkpeye/mcp-proxy#44)",
-		Guards:  []string{"AUTH-HDR-001"},
-		RunArgs: roleB,
+		Bug:       "(ii) mcp-proxy 5.10.0 (npm) rebuilt WWW-Authenticate from resource_metadata alone (punkpeye/mcp-proxy#44)",
+		Guards:    []string{"AUTH-HDR-001"},
+		AlsoFails: []string{"AUTH-HDR-012", "LSSE-004"},
+		RunArgs:   roleB,
 		Bridge: func(b *Bridge) {
 			root := b.Upstream.Scheme + "://" + b.Upstream.Host + "/.well-known/oauth-protected-resource"
 			b.ErrorHooks = append(b.ErrorHooks, func(e *RelayedError) {
@@ -72,6 +74,7 @@ func init() {
 		Description: "replaces the value of every error_description parameter with its own text (\"Authentication required\"); the rest of the challenge is kept",
 		Bug:         "bridges that re-word the upstream's error for their UI and write it back into the challenge: RFC 6750 §3 error_description is the server's text for the developer",
 		Guards:      []string{"AUTH-HDR-001"},
+		AlsoFails:   []string{"AUTH-HDR-012", "LSSE-004"},
 		RunArgs:     roleB,
 		Bridge: func(b *Bridge) {
 			desc := regexp.MustCompile(`(?i)(error_description\s*=\s*)("(?:[^"\\]|\\.)*"|[^\s,]*)`)
@@ -89,7 +92,7 @@ func init() {
 			"{\"error\":\"Error creating server\"}: no challenge, no upstream status, no JSON-RPC error",
 		Bug:       "(i) MCP Inspector 0.16 proxy (server/src/index.ts, POST /mcp): connect errors other than its own 401 check end in res.status(500).json(error) (inspector#168)",
 		Guards:    []string{"AUTH-HDR-001", "HTTP-E2E-010"},
-		AlsoFails: []string{"LSSE-004"},
+		AlsoFails: []string{"AUTH-HDR-012", "LSSE-004"},
 		RunArgs:   roleB,
 		Bridge: func(b *Bridge) {
 			b.ErrorHooks = append(b.ErrorHooks, func(e *RelayedError) {
@@ -142,12 +145,20 @@ func init() {
 	})
 	Register(Specimen{
 		Name: "bridge-loses-last-progress",
-		Description: "closes a call's POST stream as soon as the upstream's result arrives, before relaying the progress notifications " +
-			"still queued: the last ones (sent just before the result) are missing, more of them the faster they come",
-		Bug:     "mcp-proxy 6.7.19 (npm) over a stdio upstream: the last notification before the result missing in 3 of 4 calls (see README, Tried against mcp-proxy)",
-		Guards:  []string{"SSE-PARSE-003"},
-		RunArgs: roleB,
-		Bridge:  func(b *Bridge) { b.ProgressDrain = 0 },
+		Description: "relays progress notifications asynchronously (100 ms later) and ends a call's POST stream as soon as the upstream's result arrives: " +
+			"the progress sent just before the result (the last one, all of a burst's tail, the one before a cut) never reaches the client; earlier ones arrive 100 ms late",
+		Bug:       "mcp-proxy 6.7.19 (npm) over a stdio upstream: the last notification before the result missing in 3 of 4 calls (see README, Tried against mcp-proxy)",
+		Guards:    []string{"SSE-STREAM-001", "SSE-PARSE-003"},
+		AlsoFails: []string{"SSE-PARSE-005"},
+		RunArgs:   roleB,
+		Bridge: func(b *Bridge) {
+			b.ProgressDrain = 0
+			b.NotificationHooks = append(b.NotificationHooks, func(n *RelayedNotification) {
+				if n.Method == "notifications/progress" {
+					n.Delay = 100 * time.Millisecond
+				}
+			})
+		},
 	})
 	Register(Specimen{
 		Name: "bridge-stale-content-length",
@@ -155,7 +166,7 @@ func init() {
 			"the body ends before the declared length: Go's server then closes the connection (the client reads an unexpected EOF), Node keeps it open and the client hangs",
 		Bug:       "bridges that copy upstream response fields wholesale onto a body they re-encoded (a stale Content-Length)",
 		Guards:    []string{"AUTH-HDR-001", "HTTP-E2E-010"},
-		AlsoFails: []string{"HTTP-E2E-008", "AUTH-HDR-012", "LSSE-004"},
+		AlsoFails: []string{"HTTP-E2E-008", "AUTH-HDR-012", "LSSE-004", "SESS-003"},
 		RunArgs:   roleB,
 		Bridge: func(b *Bridge) {
 			b.ErrorHooks = append(b.ErrorHooks, func(e *RelayedError) {
@@ -177,7 +188,7 @@ func init() {
 		Name:        "bridge-expose-session-only",
 		Description: "the bridge behind CORS exposing only Mcp-Session-Id: a browser client cannot read WWW-Authenticate (nor DPoP-Nonce) of a 401",
 		Bug:         "MCP Inspector 0.16 proxy (cors() plus Access-Control-Expose-Headers: mcp-session-id) and mcp-proxy 6.7.19 (see README)",
-		Guards:      []string{"CORS-001"},
+		Guards:      []string{"CORS-001", "CORS-002"},
 		RunArgs:     []string{"--role", "B", "--cors"},
 		Bridge:      func(b *Bridge) { b.replaceCORS(corsPolicy{Expose: []string{"Mcp-Session-Id"}}) },
 	})
@@ -201,7 +212,11 @@ func init() {
 		Description: "appends / to the upstream path: every upstream request gets 404, so every initialize through the bridge is answered 404",
 		Bug:         "(v) bridges that join the configured URL with a path and send /mcp/ (open-webui/mcpo#209)",
 		Guards:      []string{"HTTP-E2E-005"},
-		RunArgs:     roleB,
+		// Every initialize fails, so every scenario that opens a session.
+		AlsoFails: []string{"AUTH-HDR-001", "AUTH-HDR-012", "HTTP-E2E-007", "HTTP-E2E-008", "HTTP-E2E-010", "HTTP-HOP-001", "HTTP-HOP-002",
+			"LSSE-001", "LSSE-002", "LSSE-004", "SESS-002", "SESS-003", "SESS-004", "SHTTP-003", "SHTTP-005", "SSE-PARSE-003", "SSE-PARSE-005",
+			"SSE-STREAM-001", "SSE-STREAM-002", "VER-002"},
+		RunArgs: roleB,
 		Bridge: func(b *Bridge) {
 			b.UpstreamRequestHooks = append(b.UpstreamRequestHooks, func(r *http.Request) {
 				if !strings.HasSuffix(r.URL.Path, "/") {

@@ -151,16 +151,19 @@ func TestBridgeSpecimenLosesLastProgress(t *testing.T) {
 	r := specimenRig(t, "bridge-loses-last-progress", Options{})
 	ctx := testCtx(t)
 	sid := r.open(ctx, "")
-	// A burst: the result arrives while most notifications still wait in
-	// the SDK client's handler queue.
-	const n = 2000
-	_, msgs := r.call(ctx, sid, "", 2, "tools/call", progressCallParams(n, 0, "tok-burst"))
-	got := 0
+	_, msgs := r.call(ctx, sid, "", 2, "tools/call", progressCallParams(3, 150*time.Millisecond, "tok-last"))
+	var got []float64
 	for _, m := range msgs {
-		got += boolToInt(m.Method == "notifications/progress")
+		if m.Method == "notifications/progress" {
+			var p struct {
+				Progress float64 `json:"progress"`
+			}
+			_ = json.Unmarshal(m.Params, &p)
+			got = append(got, p.Progress)
+		}
 	}
-	if got >= n {
-		t.Fatalf("all %d progress notifications before the result: want the bug, the last ones lost", n)
+	if !slices.Equal(got, []float64{1, 2}) || msgs[len(msgs)-1].Result == nil {
+		t.Fatalf("progress %v then %+v: want the bug, 1 and 2 but not 3 (sent just before the result)", got, msgs[len(msgs)-1])
 	}
 }
 
