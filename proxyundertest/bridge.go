@@ -382,9 +382,12 @@ func (b *Bridge) initialize(ctx context.Context, ss *mcp.ServerSession, ex *exch
 	s := &bridgeSession{b: b, ss: ss, initial: ex.auth, latest: ex.auth, progress: map[string]*exchange{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	ex.sess = s
-	cctx, cancel := context.WithTimeout(withExchange(ctx, ex), connectTimeout)
-	defer cancel()
-	cs, err := s.connect(cctx, version)
+	// Not the request's context: a legacy upstream's session stream is
+	// the GET that Connect opens, and it must outlive this request. The
+	// session's own context ends it; the timeout only bounds the opening.
+	timeout := time.AfterFunc(connectTimeout, s.cancel)
+	cs, err := s.connect(withExchange(s.ctx, ex), version)
+	timeout.Stop()
 	if err != nil {
 		s.cancel()
 		ex.decide(b.connectFailed(ex, err))

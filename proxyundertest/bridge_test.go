@@ -477,6 +477,68 @@ func TestBridgeLegacyDownstream(t *testing.T) {
 	if m := next(); string(m.ID) != "3" || !strings.Contains(string(m.Result), mockserver.ToolProgress) {
 		t.Fatalf("tools/list answer %+v", m)
 	}
+	// Mid-session too: the refused request's POST carries the status.
+	ch, _ = mockserver.ChallengeByID("WWWA-03")
+	f = ch.Fault(r.mock, mockserver.Match{Method: http.MethodPost, RPCMethod: "tools/list"})
+	f.Times = -1
+	r.mock.Arm(f)
+	if resp := post(rpc(4, "tools/list", nil)); resp.StatusCode != 401 || !slices.Equal(resp.Header.Values("WWW-Authenticate"), ch.Values(r.mock)) {
+		t.Fatalf("refused tools/list: %d %q", resp.StatusCode, resp.Header.Values("WWW-Authenticate"))
+	}
+	r.mock.Disarm()
+	post(rpc(5, "tools/list", nil))
+	if m := next(); string(m.ID) != "5" {
+		t.Fatalf("next answer on the stream %+v: want id 5 (no in-band error for the refused id 4)", m)
+	}
+}
+
+// The upstream refusing the DELETE with a challenge: the client's DELETE
+// gets that status and challenge.
+func TestBridgeRelaysDeleteRefusal(t *testing.T) {
+	r := newBridgeRig(t, Options{Roles: []string{"B"}}, nil)
+	ctx := testCtx(t)
+	sid := r.open(ctx, "")
+	ch, _ := mockserver.ChallengeByID("WWWA-04")
+	f := ch.Fault(r.mock, mockserver.Match{Method: http.MethodDelete})
+	f.Times = -1
+	r.mock.Arm(f)
+	resp := r.send(ctx, http.MethodDelete, sid, "", "")
+	resp.Body.Close()
+	if resp.StatusCode != ch.Status || !slices.Equal(resp.Header.Values("WWW-Authenticate"), ch.Values(r.mock)) {
+		t.Fatalf("client DELETE: %d %q", resp.StatusCode, resp.Header.Values("WWW-Authenticate"))
+	}
+}
+
+// A legacy HTTP+SSE upstream (the mock's /sse): the bridge serves it as
+// Streamable HTTP at /mcp; calls and their progress go through, and a
+// refused session GET reaches the client's initialize.
+func TestBridgeLegacyUpstream(t *testing.T) {
+	m, err := mockserver.Start(mockserver.Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	up, _ := url.Parse(m.SSEURL())
+	b := NewBridge(up, Options{Roles: []string{"B"}})
+	srv := httptest.NewServer(b.Handler())
+	defer srv.Close()
+	defer b.Close()
+	if b.MCPPath != "/mcp" {
+		t.Fatalf("MCP path %q", b.MCPPath)
+	}
+	r := &bridgeRig{t: t, mock: m, bridge: b, srv: srv}
+	ctx := testCtx(t)
+	sid := r.open(ctx, "")
+	_, msgs := r.call(ctx, sid, "", 2, "tools/call", progressCallParams(3, 100*time.Millisecond, "tok-legacy"))
+	checkProgressStream(t, msgs, 3, "tok-legacy")
+	ch, _ := mockserver.ChallengeByID("WWWA-03")
+	f := ch.Fault(m, mockserver.StreamMatch(mockserver.SSEPath))
+	f.Times = -1
+	m.Arm(f)
+	resp, _ := r.call(ctx, "", "", 1, "initialize", initParams())
+	if resp.StatusCode != 401 || !slices.Equal(resp.Header.Values("WWW-Authenticate"), ch.Values(m)) {
+		t.Fatalf("initialize over a refused legacy upstream: %d %q", resp.StatusCode, resp.Header.Values("WWW-Authenticate"))
+	}
 }
 
 // A stdio upstream (the mock's stdio server, a child per session): calls and
