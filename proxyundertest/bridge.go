@@ -294,9 +294,17 @@ func (s *bridgeSession) isGone() bool {
 }
 
 // end closes the client session and the upstream one (the SDK's close of a
-// Streamable HTTP session sends the DELETE upstream), once.
+// Streamable HTTP session sends the DELETE upstream), once. The session is
+// marked gone first, so a request arriving meanwhile gets 404, and leaves
+// the bridge's tables last.
 func (s *bridgeSession) end() {
 	s.endOnce.Do(func() {
+		s.markGone()
+		s.cancel()
+		if s.cs != nil {
+			_ = s.cs.Close()
+		}
+		_ = s.ss.Close()
 		b := s.b
 		b.mu.Lock()
 		delete(b.sessions, s.ss)
@@ -304,11 +312,6 @@ func (s *bridgeSession) end() {
 			delete(b.byID, id)
 		}
 		b.mu.Unlock()
-		s.cancel()
-		if s.cs != nil {
-			_ = s.cs.Close()
-		}
-		_ = s.ss.Close()
 	})
 }
 

@@ -320,6 +320,14 @@ func nilParams(p mcp.Params) bool {
 func (b *Bridge) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case b.MCPPath:
+		if s := b.sessionByID(r); s != nil && s.isGone() {
+			// Its upstream session is gone; the client session is being
+			// closed (in the background: the SDK's close waits for the
+			// request that found out). Tell the client now.
+			go s.end()
+			http.Error(w, "session not found", http.StatusNotFound)
+			return
+		}
 		switch r.Method {
 		case http.MethodPost:
 			if s := b.sessionByID(r); s != nil {
@@ -494,8 +502,8 @@ func (b *Bridge) serveGET(w http.ResponseWriter, r *http.Request) {
 	a, gone := s.getAnswer, s.gone
 	s.mu.Unlock()
 	switch {
-	case gone:
-		s.end()
+	case gone: // since the check in serve
+		go s.end()
 		http.Error(w, "session not found", http.StatusNotFound)
 	case a != nil && (a.challenged() || a.Status == http.StatusMethodNotAllowed || a.Status == http.StatusNotFound):
 		e := b.relayedError(http.MethodGet, nil, a)

@@ -229,10 +229,11 @@ func init() {
 }
 
 // replaceCORS swaps the bridge's CORS layer (the outermost middleware, see
-// NewBridge) for one with a policy fault; the run must declare --cors.
+// NewBridge) for one with a policy fault. Without --cors the bridge is not
+// browser-facing and there is nothing to break (as for the CORS specimens).
 func (b *Bridge) replaceCORS(p corsPolicy) {
 	if !b.Opt.CORS || len(b.Middleware) == 0 {
-		panic("proxyundertest: no CORS layer on the bridge (the specimen needs --cors)")
+		return
 	}
 	b.Middleware[len(b.Middleware)-1] = corsMiddleware(p)
 }
