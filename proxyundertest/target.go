@@ -238,8 +238,9 @@ func startBuiltin(name, upstreamMCP string, opt Options) (*Target, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		if bridge != nil {
-			// Its sessions hold streams open and children running.
-			defer bridge.Close()
+			// Its sessions hold streams open (Shutdown would wait for them)
+			// and stdio children running.
+			bridge.Close()
 		}
 		if err := srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
 			return srv.Close()
