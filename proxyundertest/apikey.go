@@ -68,14 +68,34 @@ func gateOf(r *Reference) *apiKeyGate {
 }
 
 func installAPIKeyGate(r *Reference) {
-	if !r.Opt.HasRole("K") {
+	g := newAPIKeyGate(r.Opt)
+	if g == nil {
 		return
 	}
+	gatesMu.Lock()
+	gates[r] = g
+	gatesMu.Unlock()
+	g.mw = len(r.Middleware)
+	r.Middleware = append(r.Middleware, g.middleware)
+	r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
+		if g.strip {
+			pr.Out.Header.Del(g.header)
+		}
+	})
+}
+
+// newAPIKeyGate builds the gate the run declared, or nil without role K.
+// The reference installs it as middleware (above); the reference bridge
+// puts the same gate in front of its handler.
+func newAPIKeyGate(opt Options) *apiKeyGate {
+	if !opt.HasRole("K") {
+		return nil
+	}
 	g := &apiKeyGate{
-		key:          r.Opt.APIKey,
-		header:       r.Opt.APIKeyHeader,
-		exempt:       r.Opt.Exempt,
-		named:        r.Opt.NamedServer,
+		key:          opt.APIKey,
+		header:       opt.APIKeyHeader,
+		exempt:       opt.Exempt,
+		named:        opt.NamedServer,
 		guardNamed:   true,
 		strip:        true,
 		guardOptions: false,
@@ -98,16 +118,7 @@ func installAPIKeyGate(r *Reference) {
 		return g.key != "" && subtle.ConstantTimeCompare([]byte(got), []byte(g.key)) == 1
 	}
 	g.reject = g.challenge401
-	gatesMu.Lock()
-	gates[r] = g
-	gatesMu.Unlock()
-	g.mw = len(r.Middleware)
-	r.Middleware = append(r.Middleware, g.middleware)
-	r.RequestHooks = append(r.RequestHooks, func(pr *httputil.ProxyRequest) {
-		if g.strip {
-			pr.Out.Header.Del(g.header)
-		}
-	})
+	return g
 }
 
 // guarded reports whether a path is an MCP route behind the gate, and the

@@ -45,6 +45,9 @@ type corsPolicy struct {
 	// UnauthorizedBare sends no CORS fields on a 401 (an auth layer that
 	// answers before, or around, the CORS layer).
 	UnauthorizedBare bool
+	// Expose, when set, replaces the exposed fields (mcp-proxy and the MCP
+	// Inspector's proxy expose only Mcp-Session-Id).
+	Expose []string
 }
 
 func corsMiddleware(p corsPolicy) func(http.Handler) http.Handler {
@@ -116,7 +119,11 @@ func (c *corsWriter) WriteHeader(code int) {
 		}
 		c.p.origin(h, c.origin)
 		if !c.p.NoExpose && (!c.p.ExposeOnSuccessOnly || code/100 == 2) {
-			h.Set("Access-Control-Expose-Headers", strings.Join(corsExpose, ", "))
+			expose := corsExpose
+			if c.p.Expose != nil {
+				expose = c.p.Expose
+			}
+			h.Set("Access-Control-Expose-Headers", strings.Join(expose, ", "))
 		}
 	}
 	c.ResponseWriter.WriteHeader(code)

@@ -36,6 +36,11 @@ type Specimen struct {
 	// Listen, when set, replaces the HTTP server: it serves raw TCP on ln
 	// until ctx ends (for specimens that answer with garbage or hang).
 	Listen func(ctx context.Context, ln net.Listener, upstream *url.URL)
+	// Bridge, when set, makes the built-in the reference bridge (an
+	// MCP-terminating role B proxy, bridge.go) instead of the reference,
+	// and installs the specimen's fault on it; builtin:bridge passes a
+	// function that changes nothing.
+	Bridge func(*Bridge)
 }
 
 // ReferenceModes are the `run` flag sets under which builtin:reference is
@@ -119,6 +124,10 @@ type Options struct {
 	NamedServer  string   // serve /servers/NAME/{mcp,sse} too
 	// CORS: the run declared the proxy browser-facing (--cors).
 	CORS bool
+	// UpstreamCommand, when set, is a stdio MCP server a bridge runs as its
+	// upstream (one child per client session) instead of the upstream URL,
+	// e.g. [/path/to/mcpconform mock --stdio].
+	UpstreamCommand []string
 }
 
 // HasRole reports whether the options declare role r.
@@ -203,9 +212,16 @@ func startBuiltin(name, upstreamMCP string, opt Options) (*Target, error) {
 	}
 	var h http.Handler
 	var ref *Reference
-	if s.Handler != nil {
+	var bridge *Bridge
+	switch {
+	case s.Bridge != nil:
+		// A bridge needs the whole MCP URL: it opens its own sessions there.
+		bridge = NewBridge(up, opt)
+		s.Bridge(bridge)
+		h = bridge.Handler()
+	case s.Handler != nil:
 		h = s.Handler(origin)
-	} else {
+	default:
 		ref = NewReference(origin, opt)
 		t.Errors = ref.Errors
 		if s.Apply != nil {
@@ -221,6 +237,11 @@ func startBuiltin(name, upstreamMCP string, opt Options) (*Target, error) {
 	t.close = func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
+		if bridge != nil {
+			// Its sessions hold streams open (Shutdown would wait for them)
+			// and stdio children running.
+			bridge.Close()
+		}
 		if err := srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
 			return srv.Close()
 		}
