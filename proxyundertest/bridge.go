@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -444,6 +445,9 @@ func (s *bridgeSession) connect(ctx context.Context, version string) (*mcp.Clien
 	switch {
 	case len(b.Command) > 0:
 		cmd := exec.Command(b.Command[0], b.Command[1:]...)
+		if len(b.Opt.UpstreamEnv) > 0 {
+			cmd.Env = append(os.Environ(), b.Opt.UpstreamEnv...)
+		}
 		t = &watchedTransport{Transport: &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, s: s}
 	case b.legacyUpstream():
 		t = &mcp.SSEClientTransport{Endpoint: b.Upstream.String(), HTTPClient: s.httpClient()}

@@ -19,7 +19,14 @@ func init() {
 		Name:        "bridge",
 		Description: "MCP-terminating bridge on the official Go SDK (own sessions, per-request credentials, upstream refusals relayed with their status and challenge, progress on the call's stream); passes every role B scenario",
 		RunArgs:     roleB,
-		Bridge:      func(*Bridge) {},
+		Modes: map[string][]string{
+			"B":      roleB,
+			"B+cors": {"--role", "B", "--cors"},
+			"B,K":    {"--role", "B,K", "--cors", "--named-server", "alpha"},
+			// A stdio child of its own (`mcpconform mock --stdio`).
+			"B+stdio": {"--role", "B,K", "--upstream-stdio"},
+		},
+		Bridge: func(*Bridge) {},
 	})
 	Register(Specimen{
 		Name: "bridge-401-as-200",

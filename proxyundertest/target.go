@@ -28,6 +28,10 @@ type Specimen struct {
 	// RunArgs are extra `mcpconform run` flags self-validation needs to
 	// exercise the bug (e.g. a role, --cors).
 	RunArgs []string
+	// Modes, when set instead, are several flag sets, each one
+	// self-validation run (a conformant built-in must pass in every mode it
+	// offers: builtin:bridge alone, browser-facing, behind its key gate).
+	Modes map[string][]string
 	// Apply installs the fault on a fresh reference. Nil for the reference.
 	Apply func(*Reference)
 	// Handler, when set, replaces the reference entirely (hostile specimens
@@ -128,6 +132,8 @@ type Options struct {
 	// upstream (one child per client session) instead of the upstream URL,
 	// e.g. [/path/to/mcpconform mock --stdio].
 	UpstreamCommand []string
+	// UpstreamEnv is added to that child's environment.
+	UpstreamEnv []string
 }
 
 // HasRole reports whether the options declare role r.

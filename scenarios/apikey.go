@@ -30,9 +30,10 @@ const browserOrigin = "http://localhost:6274"
 func init() {
 	k := []Role{RoleK}
 	Define(Scenario{
-		ID:    "APIKEY-001",
-		Title: "a missing or wrong key gets 401 on every MCP route and never reaches the upstream",
-		Area:  "apikey", Level: MUST, Roles: k,
+		ID:            "APIKEY-001",
+		StdioUpstream: true,
+		Title:         "a missing or wrong key gets 401 on every MCP route and never reaches the upstream",
+		Area:          "apikey", Level: MUST, Roles: k,
 		Requirement: "A missing or wrong key gets 401 on every MCP route: POST/GET/DELETE /mcp, GET /sse, POST /messages, and the named-server paths.",
 		Source:      "convention of mcp-proxy --apiKey (punkpeye/mcp-proxy#35, sparfenyuk/mcp-proxy#107); binding once the run declares role K",
 		KnownBugs:   []string{"gates that compare a prefix, or guard /mcp but not /servers/NAME/*"},
@@ -47,9 +48,10 @@ func init() {
 		Run: checkWrongKey,
 	})
 	Define(Scenario{
-		ID:    "APIKEY-002",
-		Title: "the gate's 401 carries its own challenge, distinguishable from the upstream's",
-		Area:  "apikey", Level: MUST, Roles: k,
+		ID:            "APIKEY-002",
+		StdioUpstream: true,
+		Title:         "the gate's 401 carries its own challenge, distinguishable from the upstream's",
+		Area:          "apikey", Level: MUST, Roles: k,
 		Requirement: "The server generating a 401 response MUST send a WWW-Authenticate header field containing at least one challenge; the gate must not emit Bearer resource_metadata unless it is the OAuth resource.",
 		Source:      "RFC 9110 §15.5.2 (a 401 carries a challenge)",
 		KnownBugs:   []string{"sparfenyuk/mcp-proxy: 401 {\"error\":\"Unauthorized\"} without a challenge", "punkpeye/mcp-proxy: a challenge only when OAuth is configured"},
@@ -57,9 +59,10 @@ func init() {
 		Run:         checkGateChallenge,
 	})
 	Define(Scenario{
-		ID:    "APIKEY-003",
-		Title: "OPTIONS preflight passes without the key",
-		Area:  "apikey", Level: MUST, Roles: k,
+		ID:            "APIKEY-003",
+		StdioUpstream: true,
+		Title:         "OPTIONS preflight passes without the key",
+		Area:          "apikey", Level: MUST, Roles: k,
 		Requirement: "A CORS-preflight request never includes credentials; a preflight must get an ok status, so the key gate must not apply to OPTIONS.",
 		Source:      "Fetch, CORS-preflight fetch (a preflight never carries credentials and needs an ok status)",
 		KnownBugs:   []string{"gates applied before the CORS middleware answer every preflight 401"},
@@ -67,18 +70,20 @@ func init() {
 		Run:         checkPreflightExempt,
 	})
 	Define(Scenario{
-		ID:    "APIKEY-004",
-		Title: "declared health routes answer without the key and leak no upstream data",
-		Area:  "apikey", Level: SHOULD, Roles: k,
+		ID:            "APIKEY-004",
+		StdioUpstream: true,
+		Title:         "declared health routes answer without the key and leak no upstream data",
+		Area:          "apikey", Level: SHOULD, Roles: k,
 		Requirement: "Health routes (/status, /ping, /health, /ready) are exempt from the key and return no upstream data.",
 		Source:      "convention: sparfenyuk/mcp-proxy exempts /status, punkpeye/mcp-proxy /ping (punkpeye/mcp-proxy#58)",
 		Checks:      "GET each --exempt route without a key: 2xx, no request reaches the upstream, and the body names nothing of the upstream (server name, session ids).",
 		Run:         checkHealthExempt,
 	})
 	Define(Scenario{
-		ID:    "APIKEY-005",
-		Title: "the key header name is matched case-insensitively",
-		Area:  "apikey", Level: MUST, Roles: k,
+		ID:            "APIKEY-005",
+		StdioUpstream: true,
+		Title:         "the key header name is matched case-insensitively",
+		Area:          "apikey", Level: MUST, Roles: k,
 		Requirement: "Field names are case-insensitive: x-api-key, X-API-Key and X-Api-Key all carry the key; the value is compared byte-exactly.",
 		Source:      "RFC 9110 §5.1 (field names are case-insensitive)",
 		Checks:      "initialize with the right key under this spelling of the header name (sent verbatim on the wire) must pass the gate and reach the upstream.",
@@ -94,8 +99,9 @@ func init() {
 		Run: checkHeaderNameCase,
 	})
 	Define(Scenario{
-		ID:    "APIKEY-006",
-		Title: "the key never reaches the upstream and never comes back to the client",
+		ID:            "APIKEY-006",
+		StdioUpstream: true,
+		Title:         "the key never reaches the upstream and never comes back to the client",
 		// A leaked key is a credential in the hands of a party that must
 		// never hold it, the class of token passthrough the MCP
 		// authorization spec forbids: a security failure, not a warning.
@@ -107,18 +113,20 @@ func init() {
 		Run:         checkKeyNotLeaked,
 	})
 	Define(Scenario{
-		ID:    "APIKEY-008",
-		Title: "the gate's 401 is readable by browser clients (CORS)",
-		Area:  "apikey", Level: MUST, Roles: k,
+		ID:            "APIKEY-008",
+		StdioUpstream: true,
+		Title:         "the gate's 401 is readable by browser clients (CORS)",
+		Area:          "apikey", Level: MUST, Roles: k,
 		Requirement: "The gate's 401 must carry Access-Control-Allow-Origin (and expose WWW-Authenticate), or the browser sees an opaque network error instead of a 401.",
 		Source:      "Fetch, CORS check (a response without Access-Control-Allow-Origin is a network error to the page)",
 		Checks:      "initialize without a key and with an Origin (as a browser page sends it): the 401 must allow that origin and expose WWW-Authenticate. Not tied to --cors: a gate that answers browser origins at all must make its 401 readable. With --browser: a client page without the key must get the 401 and read its WWW-Authenticate.",
 		Run:         corsCheck(checkGateCORS, browserGateCORS),
 	})
 	Define(Scenario{
-		ID:    "APIKEY-009",
-		Title: "a key in the query string is not accepted, and never forwarded",
-		Area:  "apikey", Level: SHOULD, Roles: k,
+		ID:            "APIKEY-009",
+		StdioUpstream: true,
+		Title:         "a key in the query string is not accepted, and never forwarded",
+		Area:          "apikey", Level: SHOULD, Roles: k,
 		Requirement: "No key in a query string (?api_key=): URLs end up in logs. If a proxy accepts one, it must at least not forward it upstream.",
 		Source:      "OAuth 2.1 §5.1 and MCP Authorization, Token Requirements (no credentials in the query string), by analogy",
 		Checks:      "initialize with ?api_key=KEY and no header: accepted → info; accepted and the key appears in the upstream's request URL → warn.",
@@ -277,6 +285,9 @@ func (h *H) guardedRoutes(t Target) []gateRoute {
 }
 
 func checkWrongKey(h *H) {
+	if h.stdioUpstream() {
+		h.Note("the upstream is a stdio server (--upstream-stdio): what reached it could not be observed; the client side was judged")
+	}
 	key := h.Params().APIKey
 	value, send, skip, err := wrongKey(h.Row.ID, key)
 	switch {
@@ -441,6 +452,9 @@ func listAdmits(lines []string, v string) bool {
 }
 
 func checkHealthExempt(h *H) {
+	if h.stdioUpstream() {
+		h.Note("the upstream is a stdio server (--upstream-stdio): what reached it could not be observed; the client side was judged")
+	}
 	routes := h.Params().Exempt
 	if len(routes) == 0 {
 		h.Skip("no health route declared (--exempt)")
@@ -558,6 +572,9 @@ func downstreamLeaks(res *Result, key, what string) []string {
 }
 
 func checkKeyNotLeaked(h *H) {
+	if h.stdioUpstream() {
+		h.Note("the upstream is a stdio server (--upstream-stdio): what reached it could not be observed; the client side was judged")
+	}
 	key := h.Params().APIKey
 	if len(key) < 4 {
 		h.Skip("the key is shorter than 4 bytes; searching for it would match unrelated bytes")

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -87,6 +88,11 @@ type Scenario struct {
 	// Needs names an optional capability (e.g. "cors", "legacy-sse"); when the
 	// run does not declare it, the case is skipped with the reason.
 	Needs string
+	// StdioUpstream says the check can be judged when the proxy bridges to a
+	// stdio server it spawns (--upstream-stdio): it looks only at what the
+	// client gets. The others need the HTTP mock behind the proxy (its
+	// answers, or its record of what arrived) and skip there.
+	StdioUpstream bool
 	// Revisions limits the scenario to the MCP revisions it exists in
 	// (sessions and the GET stream end with 2025-11-25, for instance).
 	Revisions RevisionRange
@@ -201,9 +207,17 @@ func (s *Scenario) CaseIDs() []string {
 
 // AppliesTo reports whether the scenario applies to a proxy with these roles,
 // and if not, why.
+//
+// I and K add credential rules on top of a transparent proxy or a bridge.
+// A scenario that lists T but not B judges what only a byte-forwarding
+// proxy can meet (field lines, event ids, framing), so it does not apply to
+// a bridge even when the bridge also holds I or K.
 func (s *Scenario) AppliesTo(roles []Role) (bool, string) {
 	if len(s.Roles) == 0 {
 		return true, ""
+	}
+	if slices.Contains(roles, RoleB) && slices.Contains(s.Roles, RoleT) && !slices.Contains(s.Roles, RoleB) {
+		return false, fmt.Sprintf("applies to role %s as a byte-forwarding proxy; the proxy is declared an MCP-terminating bridge (B), which re-encodes what this checks", joinRoles(s.Roles))
 	}
 	for _, want := range s.Roles {
 		for _, have := range roles {

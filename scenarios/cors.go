@@ -8,6 +8,7 @@ import (
 	"github.com/mcpconform/mcpconform/browserprobe"
 	"github.com/mcpconform/mcpconform/mockserver"
 	"github.com/mcpconform/mcpconform/report"
+	"github.com/mcpconform/mcpconform/scenarios/sseread"
 )
 
 // Area 3: CORS for browser-facing proxies (CORS-*). The mock does no CORS,
@@ -52,42 +53,46 @@ func init() {
 		Run:         corsCheck(checkCORSOnErrors, browserCORSOnErrors),
 	})
 	cors(Scenario{
-		ID:          "CORS-003",
-		Title:       "no wildcard together with credentials",
-		Level:       MUST,
-		Requirement: "With credentials, Access-Control-Allow-Origin cannot be *, and * in Expose/Allow-Headers/Methods is literal; Access-Control-Allow-Credentials must be exactly true.",
-		Source:      "WHATWG Fetch #cors-protocol-and-credentials",
-		KnownBugs:   []string{"punkpeye/mcp-proxy default: origin * with credentials true"},
-		Checks:      "A credentialed-looking initialize and a preflight with Origin; flags ACAO * or ACEH/ACAH/ACAM * together with ACAC true, and an ACAC other than exactly true. With --browser: a credentialed initialize and GET stream must work when the proxy sends Access-Control-Allow-Credentials at all (else the browser refusing them is expected).",
-		Run:         corsCheck(checkCORSCredentials, browserCORSCredentials),
+		ID:            "CORS-003",
+		StdioUpstream: true,
+		Title:         "no wildcard together with credentials",
+		Level:         MUST,
+		Requirement:   "With credentials, Access-Control-Allow-Origin cannot be *, and * in Expose/Allow-Headers/Methods is literal; Access-Control-Allow-Credentials must be exactly true.",
+		Source:        "WHATWG Fetch #cors-protocol-and-credentials",
+		KnownBugs:     []string{"punkpeye/mcp-proxy default: origin * with credentials true"},
+		Checks:        "A credentialed-looking initialize and a preflight with Origin; flags ACAO * or ACEH/ACAH/ACAM * together with ACAC true, and an ACAC other than exactly true. With --browser: a credentialed initialize and GET stream must work when the proxy sends Access-Control-Allow-Credentials at all (else the browser refusing them is expected).",
+		Run:           corsCheck(checkCORSCredentials, browserCORSCredentials),
 	})
 	cors(Scenario{
-		ID:          "CORS-004",
-		Title:       "preflight allows the MCP request fields, Authorization explicitly",
-		Level:       MUST,
-		Requirement: "Authorization is a CORS non-wildcard request-header name and must be listed explicitly; MCP browser requests preflight authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id.",
-		Source:      "WHATWG Fetch §CORS-preflight fetch, #cors-safelisted-request-header",
-		Checks:      "OPTIONS with Access-Control-Request-Headers: authorization,content-type,last-event-id,mcp-protocol-version,mcp-session-id; a 2xx whose Access-Control-Allow-Headers names each, authorization explicitly. With --browser: initialize, an in-session notification and a GET with Last-Event-ID, all with Authorization, must pass their preflights.",
-		Run:         corsCheck(checkCORSPreflightHeaders, browserCORSPreflightHeaders),
+		ID:            "CORS-004",
+		StdioUpstream: true,
+		Title:         "preflight allows the MCP request fields, Authorization explicitly",
+		Level:         MUST,
+		Requirement:   "Authorization is a CORS non-wildcard request-header name and must be listed explicitly; MCP browser requests preflight authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id.",
+		Source:        "WHATWG Fetch §CORS-preflight fetch, #cors-safelisted-request-header",
+		Checks:        "OPTIONS with Access-Control-Request-Headers: authorization,content-type,last-event-id,mcp-protocol-version,mcp-session-id; a 2xx whose Access-Control-Allow-Headers names each, authorization explicitly. With --browser: initialize, an in-session notification and a GET with Last-Event-ID, all with Authorization, must pass their preflights.",
+		Run:           corsCheck(checkCORSPreflightHeaders, browserCORSPreflightHeaders),
 	})
 	cors(Scenario{
-		ID:          "CORS-005",
-		Title:       "preflight allows DELETE",
-		Level:       MUST,
-		Requirement: "DELETE is not a CORS-safelisted method; it must be in Access-Control-Allow-Methods (or * without credentials) or browsers cannot end their session.",
-		Source:      "WHATWG Fetch #cors-safelisted-method; MCP Session Management 5",
-		KnownBugs:   []string{"punkpeye/mcp-proxy default methods GET, POST, OPTIONS"},
-		Checks:      "OPTIONS with Access-Control-Request-Method: DELETE; a 2xx whose Access-Control-Allow-Methods includes DELETE. With --browser: the page must be able to DELETE its session.",
-		Run:         corsCheck(checkCORSPreflightDelete, browserCORSPreflightDelete),
+		ID:            "CORS-005",
+		StdioUpstream: true,
+		Title:         "preflight allows DELETE",
+		Level:         MUST,
+		Requirement:   "DELETE is not a CORS-safelisted method; it must be in Access-Control-Allow-Methods (or * without credentials) or browsers cannot end their session.",
+		Source:        "WHATWG Fetch #cors-safelisted-method; MCP Session Management 5",
+		KnownBugs:     []string{"punkpeye/mcp-proxy default methods GET, POST, OPTIONS"},
+		Checks:        "OPTIONS with Access-Control-Request-Method: DELETE; a 2xx whose Access-Control-Allow-Methods includes DELETE. With --browser: the page must be able to DELETE its session.",
+		Run:           corsCheck(checkCORSPreflightDelete, browserCORSPreflightDelete),
 	})
 	cors(Scenario{
-		ID:          "CORS-006",
-		Title:       "a preflight succeeds without credentials",
-		Level:       MUST,
-		Requirement: "A CORS-preflight request never includes credentials, and passes only with an ok status: auth gates must not apply to it.",
-		Source:      "WHATWG Fetch §CORS-preflight fetch, #cors-protocol-and-credentials",
-		Checks:      "OPTIONS with Origin and Access-Control-Request-Method: POST and no Authorization or API key; a 2xx with Access-Control-Allow-Origin, not 401. With --browser: a preflighted initialize must get through.",
-		Run:         corsCheck(checkCORSPreflightNoCreds, browserCORSPreflightNoCreds),
+		ID:            "CORS-006",
+		StdioUpstream: true,
+		Title:         "a preflight succeeds without credentials",
+		Level:         MUST,
+		Requirement:   "A CORS-preflight request never includes credentials, and passes only with an ok status: auth gates must not apply to it.",
+		Source:        "WHATWG Fetch §CORS-preflight fetch, #cors-protocol-and-credentials",
+		Checks:        "OPTIONS with Origin and Access-Control-Request-Method: POST and no Authorization or API key; a 2xx with Access-Control-Allow-Origin, not 401. With --browser: a preflighted initialize must get through.",
+		Run:           corsCheck(checkCORSPreflightNoCreds, browserCORSPreflightNoCreds),
 	})
 }
 
@@ -152,7 +157,7 @@ func corsActualProblems(res *Result, expose ...string) []string {
 func checkCORSExpose(h *H) *Mismatch {
 	w20, _ := mockserver.ChallengeByID("WWWA-20")
 	probe := func(t Target) (*Result, *Result) {
-		h.Mock().Arm(h.outlastRetry(w20.Fault(h.Mock(), matchInitialize)))
+		h.Mock().Arm(protected(w20.Fault(h.Mock(), matchInitialize)))
 		r401 := h.Send(t, withOrigin(initializeReq()))
 		h.Mock().Disarm()
 		ok := h.Send(t, withOrigin(initializeReq()))
@@ -189,7 +194,7 @@ func corsErrorFault(h *H, status int, leg string) mockserver.Fault {
 	}
 	f := mockserver.Fault{Name: fmt.Sprintf("cors-%d", status), Match: legMatch(leg), Status: status, Fields: fields, Body: mockserver.ErrorBody(status)}
 	if status == http.StatusUnauthorized {
-		f = h.outlastRetry(f)
+		f = protected(f)
 	}
 	return f
 }
@@ -228,7 +233,10 @@ func checkCORSOnErrors(h *H) *Mismatch {
 		return Mismatchf(report.HopClientProxy, "an MCP session opens", bad.Describe())
 	}
 	h.Mock().Arm(shortStream("cors-sse"))
-	res := h.Send(h.Proxy(), withOrigin(Request{Method: http.MethodGet, Header: getHeaders(s.ID)}))
+	// The head is what is judged: stop at the first block (a bridge's own
+	// GET stream never ends by itself).
+	res := h.Stream(h.Proxy(), withOrigin(Request{Method: http.MethodGet, Header: getHeaders(s.ID)}),
+		StreamOptions{MaxWait: legStreamWait, OnEvent: func(sseread.Event) bool { return false }}).asResult()
 	if !res.OK() {
 		d = append(d, "the SSE GET failed: "+res.Describe())
 	} else {
@@ -353,17 +361,6 @@ func checkCORSPreflightNoCreds(h *H) *Mismatch {
 	return nil
 }
 
-// outlastRetry keeps an upstream 401 armed until disarmed when the proxy
-// injects tokens (role I): such a proxy answers a 401 by retrying once with
-// a fresh token (AUTH-REF-004), so a one-shot 401 would be absorbed and the
-// client would never see it. The caller disarms after the request.
-func (h *H) outlastRetry(f mockserver.Fault) mockserver.Fault {
-	if h.HasRole(RoleI) {
-		f.Times = -1
-	}
-	return f
-}
-
 // The browser flows: each case's requests as the client page sends them.
 // A flow names the failures that are its case's own (concern); anything
 // else that stops it blocks the browser's verdict instead.
@@ -378,7 +375,7 @@ var (
 func browserCORSExpose(h *H) *browserFlow {
 	return &browserFlow{concern: isOneOf(failActual, failHidden, failStatus, failNetwork), flow: func(f *browserFlow) {
 		w20, _ := mockserver.ChallengeByID("WWWA-20")
-		challenge := h.outlastRetry(w20.Fault(h.Mock(), matchInitialize))
+		challenge := protected(w20.Fault(h.Mock(), matchInitialize))
 		f.step(bstep{arm: &challenge, status: http.StatusUnauthorized, must: []string{"WWW-Authenticate", "DPoP-Nonce"}, Step: browserprobe.Step{
 			Label: "initialize without Authorization, answered 401", Method: http.MethodPost, RPC: browserInitialize,
 			Read: []string{"WWW-Authenticate", "DPoP-Nonce"}}})

@@ -63,6 +63,37 @@ func (h *H) HasRole(r Role) bool {
 	return false
 }
 
+// knownSessions snapshots the session ids the mock has minted so far. A
+// request that later carries one of them belongs to an older session (a
+// bridge ends an earlier client's upstream session when it gets round to
+// it), not to the probe that started after the snapshot.
+func (h *H) knownSessions() map[string]bool {
+	out := map[string]bool{}
+	for _, id := range h.Mock().Sessions() {
+		out[id] = true
+	}
+	return out
+}
+
+// ownTraffic drops the entries that carry an older session's id.
+func ownTraffic(entries []*mockserver.Entry, older map[string]bool) []*mockserver.Entry {
+	var out []*mockserver.Entry
+	for _, e := range entries {
+		if id := e.Header.Get("Mcp-Session-Id"); id == "" || !older[id] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// CapUpstreamStdio is the capability of a run whose proxy bridges to a
+// stdio server it spawns (--upstream-stdio), not to the HTTP mock.
+const CapUpstreamStdio = "upstream-stdio"
+
+// stdioUpstream reports whether the run declared a stdio upstream: the HTTP
+// mock then sees nothing of the proxy's traffic.
+func (h *H) stdioUpstream() bool { return h.run.cfg.Capabilities[CapUpstreamStdio] }
+
 // Bridge reports whether the proxy is declared an MCP-terminating bridge
 // (role B): it keeps its own sessions, ids and SSE framing and opens its own
 // upstream session, so probes run inside sessions opened through it and

@@ -807,6 +807,7 @@ func checkTokenChange(h *H) {
 		}
 		t.Header.Set("Authorization", "Bearer "+tokA)
 		t0 := time.Now()
+		older := h.knownSessions()
 		s, bad := h.Open(t)
 		if s == nil && t.Name == "proxy" {
 			// Opening sessions is judged by SESS-001 and SHTTP-001.
@@ -828,7 +829,7 @@ func checkTokenChange(h *H) {
 		}
 		var d []string
 		seen := map[string]bool{}
-		for _, e := range h.Mock().Journal.Since(switched) {
+		for _, e := range ownTraffic(h.Mock().Journal.Since(switched), older) {
 			route := e.Method + " " + e.Path
 			seen[route] = true
 			if e.TokenFP != fpB {

@@ -407,6 +407,9 @@ func (st *runState) runCase(ctx context.Context, s *Scenario, row *Row, id, titl
 	if ok, why := s.existsAt(st.cfg.SpecVersion, row); !ok {
 		h.Skip(why)
 	}
+	if st.cfg.Capabilities[CapUpstreamStdio] && !s.StdioUpstream {
+		h.Skip("the proxy's upstream is a stdio server (--upstream-stdio): this check needs the HTTP mock behind the proxy, its answers or its record of what arrived")
+	}
 	if s.Needs != "" && !st.cfg.Capabilities[s.Needs] {
 		h.Skip(fmt.Sprintf("needs capability %q, which the run does not declare (--%s)", s.Needs, s.Needs))
 	}

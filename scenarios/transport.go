@@ -222,15 +222,16 @@ func init() {
 		Run:         checkAcceptForwarded,
 	})
 	Define(Scenario{
-		ID:          "SHTTP-003",
-		Title:       "an accepted notification gets 202 with no body",
-		Area:        "transport",
-		Level:       MUST,
-		Roles:       []Role{RoleT, RoleB},
-		Requirement: "If the input is a JSON-RPC response or notification and the server accepts it, the server MUST return HTTP status code 202 Accepted with no body.",
-		Source:      "MCP 2025-11-25 Sending Messages 4",
-		Checks:      "A notification inside a session; the client must get 202 and an empty body (not 200 {}).",
-		Run:         checkNotification202,
+		ID:            "SHTTP-003",
+		StdioUpstream: true,
+		Title:         "an accepted notification gets 202 with no body",
+		Area:          "transport",
+		Level:         MUST,
+		Roles:         []Role{RoleT, RoleB},
+		Requirement:   "If the input is a JSON-RPC response or notification and the server accepts it, the server MUST return HTTP status code 202 Accepted with no body.",
+		Source:        "MCP 2025-11-25 Sending Messages 4",
+		Checks:        "A notification inside a session; the client must get 202 and an empty body (not 200 {}).",
+		Run:           checkNotification202,
 	})
 	Define(Scenario{
 		ID:          "SHTTP-005",
@@ -281,16 +282,17 @@ func init() {
 		Run:         checkDeleteForwarded,
 	})
 	Define(Scenario{
-		ID:          "VER-002",
-		Revisions:   RevisionRange{Since: Rev20250618},
-		Title:       "a 400 for an unsupported protocol version stays 400",
-		Area:        "transport",
-		Level:       MUST,
-		Roles:       []Role{RoleT, RoleB},
-		Requirement: "If the server receives a request with an invalid or unsupported MCP-Protocol-Version, it MUST respond with 400 Bad Request.",
-		Source:      "MCP 2025-06-18+ Protocol Version Header",
-		Checks:      "tools/list in a session with MCP-Protocol-Version: 1999-01-01; the client must get the upstream's 400 with its body.",
-		Run:         checkBadVersion400,
+		ID:            "VER-002",
+		StdioUpstream: true,
+		Revisions:     RevisionRange{Since: Rev20250618},
+		Title:         "a 400 for an unsupported protocol version stays 400",
+		Area:          "transport",
+		Level:         MUST,
+		Roles:         []Role{RoleT, RoleB},
+		Requirement:   "If the server receives a request with an invalid or unsupported MCP-Protocol-Version, it MUST respond with 400 Bad Request.",
+		Source:        "MCP 2025-06-18+ Protocol Version Header",
+		Checks:        "tools/list in a session with MCP-Protocol-Version: 1999-01-01; the client must get the upstream's 400 with its body.",
+		Run:           checkBadVersion400,
 	})
 }
 
@@ -599,6 +601,7 @@ func checkBadVersion400(h *H) {
 // request of that session.
 func checkUpstreamSessionBridge(h *H) {
 	probe := func(t Target) *Mismatch {
+		older := h.knownSessions()
 		mark := h.Mock().Journal.Mark()
 		s, bad := h.Open(t)
 		if s == nil {
@@ -617,7 +620,7 @@ func checkUpstreamSessionBridge(h *H) {
 		}
 		s.Close()
 		var d []string
-		for _, e := range h.Mock().Journal.Since(mark) {
+		for _, e := range ownTraffic(h.Mock().Journal.Since(mark), older) {
 			if e.RPCMethod == "initialize" || e.Path != mockserver.MCPPath {
 				continue
 			}

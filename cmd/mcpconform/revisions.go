@@ -19,15 +19,28 @@ import (
 // supported revision.
 const allRevisions = "all"
 
-// selfCommand builds the command that runs this binary with args. Tests
-// replace it: their binary is the test binary, which runs the CLI only when
-// told so by an environment variable.
-var selfCommand = func(args []string) (*exec.Cmd, error) {
+// selfInvocation is how this binary runs itself with CLI args: the argv
+// and extra environment. Tests replace it: their binary is the test
+// binary, which runs the CLI only when an environment variable says so.
+var selfInvocation = func(args []string) (argv, env []string, err error) {
 	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	return append([]string{exe}, args...), nil, nil
+}
+
+// selfCommand is the command that runs this binary with args.
+func selfCommand(args []string) (*exec.Cmd, error) {
+	argv, env, err := selfInvocation(args)
 	if err != nil {
 		return nil, err
 	}
-	return exec.Command(exe, args...), nil
+	c := exec.Command(argv[0], argv[1:]...)
+	if env != nil {
+		c.Env = append(os.Environ(), env...)
+	}
+	return c, nil
 }
 
 // runEveryRevision is `run --spec-version all`: the suite once per revision

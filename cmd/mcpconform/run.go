@@ -88,6 +88,12 @@ func (o *runOptions) proxyOptions(roles []scenarios.Role) proxyundertest.Options
 	for _, r := range roles {
 		opt.Roles = append(opt.Roles, string(r))
 	}
+	if o.upstreamStdio && strings.HasPrefix(o.proxy, proxyundertest.BuiltinPrefix) {
+		// A built-in bridge spawns this binary's stdio mock as its upstream.
+		if argv, env, err := selfInvocation([]string{"mock", "--stdio"}); err == nil {
+			opt.UpstreamCommand, opt.UpstreamEnv = argv, env
+		}
+	}
 	return opt
 }
 
@@ -461,7 +467,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		Teardown:     teardown,
 		Roles:        roles,
 		SpecVersion:  o.specVersion,
-		Capabilities: map[string]bool{"cors": o.cors},
+		Capabilities: map[string]bool{"cors": o.cors, scenarios.CapUpstreamStdio: o.upstreamStdio},
 		LabelFilter:  o.labelFilter,
 		Focus:        o.focus,
 		FailFast:     o.failFast,

@@ -31,6 +31,12 @@ const childEnv = "MCPCONFORM_SELFTEST_ARGS"
 const addRowEnv = "MCPCONFORM_SELFTEST_ADD_ROW"
 
 func TestMain(m *testing.M) {
+	// This binary runs the CLI only when childEnv says so: a run that
+	// starts itself again (--spec-version all, a built-in bridge's stdio
+	// mock) goes through the same door.
+	selfInvocation = func(args []string) ([]string, []string, error) {
+		return []string{os.Args[0], "-test.run=^$"}, []string{childEnv + "=" + strings.Join(args, "\x1f"), addRowEnv + "="}, nil
+	}
 	if args, ok := os.LookupEnv(childEnv); ok {
 		if id := os.Getenv(addRowEnv); id != "" {
 			addUncheckedRow(id)
@@ -165,6 +171,12 @@ func TestSelfValidation(t *testing.T) {
 			if s.Name == "reference" {
 				for _, mode := range sortedKeys(proxyundertest.ReferenceModes) {
 					jobs = append(jobs, job{"reference/" + mode, s, proxyundertest.ReferenceModes[mode]})
+				}
+				continue
+			}
+			if len(s.Modes) > 0 {
+				for _, mode := range sortedKeys(s.Modes) {
+					jobs = append(jobs, job{s.Name + "/" + mode, s, s.Modes[mode]})
 				}
 				continue
 			}
