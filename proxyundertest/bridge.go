@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -73,7 +74,10 @@ type Bridge struct {
 	// (the API-key gate of role K, then CORS).
 	Middleware []func(http.Handler) http.Handler
 
-	buildOnce  sync.Once
+	buildOnce sync.Once
+	// others forwards the paths outside MCP to the upstream (serveOther).
+	othersOnce sync.Once
+	others     *httputil.ReverseProxy
 	server     *mcp.Server
 	streamable http.Handler
 	legacy     http.Handler

@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"reflect"
 	"strconv"
 	"sync"
@@ -351,8 +354,32 @@ func (b *Bridge) serve(w http.ResponseWriter, r *http.Request) {
 			b.legacy.ServeHTTP(w, r)
 		}
 	default:
-		http.NotFound(w, r)
+		b.serveOther(w, r)
 	}
+}
+
+// serveOther answers the paths outside MCP. They belong to the upstream
+// server: its protected-resource metadata (RFC 9728 §3), an authorization
+// server it hosts itself. A bridge that relays the upstream's challenges
+// must let its clients reach what those challenges name, so it forwards
+// them to the upstream's origin as a reverse proxy would. A stdio upstream
+// has no such paths.
+func (b *Bridge) serveOther(w http.ResponseWriter, r *http.Request) {
+	if len(b.Command) > 0 {
+		http.NotFound(w, r)
+		return
+	}
+	b.othersOnce.Do(func() {
+		origin := &url.URL{Scheme: b.Upstream.Scheme, Host: b.Upstream.Host}
+		b.others = &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.Host = origin.Scheme, origin.Host, origin.Host
+				pr.SetXForwarded()
+			},
+			ErrorLog: log.New(io.Discard, "", 0),
+		}
+	})
+	b.others.ServeHTTP(w, r)
 }
 
 // servePOST tags the requests of a client POST, lets the SDK handler serve

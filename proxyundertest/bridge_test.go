@@ -582,3 +582,32 @@ func TestDefaultCredentials(t *testing.T) {
 		t.Fatalf("a caused request without Authorization got %q", got)
 	}
 }
+
+// Paths outside MCP are the upstream server's (its metadata, an
+// authorization server on its origin): the bridge forwards them there, path
+// and query as sent, and relays the answer.
+func TestBridgeForwardsTheUpstreamsOtherPaths(t *testing.T) {
+	r := newBridgeRig(t, Options{Roles: []string{"B"}}, nil)
+	mark := r.mock.Journal.Mark()
+	const path = "/.well-known/oauth-protected-resource/mcp"
+	resp, err := http.Get(r.srv.URL + path + "?probe=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var got *mockserver.Entry
+	for _, e := range r.mock.Journal.Since(mark) {
+		if e.Path == path {
+			got = e
+		}
+	}
+	if got == nil {
+		t.Fatalf("GET %s through the bridge never reached the upstream (client got %d)", path, resp.StatusCode)
+	}
+	if got.RawQuery != "probe=1" {
+		t.Errorf("query reached the upstream as %q", got.RawQuery)
+	}
+	if st, _, _, _ := got.Response(); st != resp.StatusCode {
+		t.Errorf("the upstream answered %d, the client got %d", st, resp.StatusCode)
+	}
+}

@@ -34,7 +34,7 @@ func init() {
 			"data {status, www-authenticate}) and no WWW-Authenticate field; the client never sees the 401",
 		Bug:       "(i) MCP Inspector 0.16 proxy (server/src/mcpProxy.ts): a failed send upstream becomes a JSON-RPC error -32001 with the error as data, on the client's 200 stream",
 		Guards:    []string{"AUTH-HDR-001", "HTTP-E2E-010"},
-		AlsoFails: []string{"AUTH-HDR-012", "LSSE-004"},
+		AlsoFails: []string{"AUTH-JRN-001", "AUTH-JRN-011", "AUTH-HDR-012", "LSSE-004"},
 		RunArgs:   roleB,
 		Bridge: func(b *Bridge) {
 			b.ErrorHooks = append(b.ErrorHooks, func(e *RelayedError) {
@@ -53,7 +53,7 @@ func init() {
 		Description: "keeps the upstream's 401 (and 403, 400) but sends no WWW-Authenticate: the client cannot discover how to authenticate",
 		Bug:         "(i) MCP Inspector proxy: an upstream 401 relayed as res.status(401).json(error) (server/src/index.ts 0.16 for SSE, 0.19 is401Error for both transports), without the challenge",
 		Guards:      []string{"AUTH-HDR-001", "HTTP-E2E-008"},
-		AlsoFails:   []string{"AUTH-HDR-012", "LSSE-004"},
+		AlsoFails:   []string{"AUTH-JRN-001", "AUTH-JRN-010", "AUTH-HDR-012", "LSSE-004"},
 		RunArgs:     roleB,
 		Bridge: func(b *Bridge) {
 			b.ErrorHooks = append(b.ErrorHooks, func(e *RelayedError) { e.Header.Del("WWW-Authenticate") })
@@ -65,7 +65,7 @@ func init() {
 			"(the root well-known URL): realm, scope, error, error_description, other schemes and the path-suffixed metadata URL are lost",
 		Bug:       "(ii) mcp-proxy 5.10.0 (npm) rebuilt WWW-Authenticate from resource_metadata alone (punkpeye/mcp-proxy#44)",
 		Guards:    []string{"AUTH-HDR-001"},
-		AlsoFails: []string{"AUTH-HDR-012", "LSSE-004"},
+		AlsoFails: []string{"AUTH-JRN-002", "AUTH-JRN-010", "AUTH-HDR-012", "LSSE-004"},
 		RunArgs:   roleB,
 		Bridge: func(b *Bridge) {
 			root := b.Upstream.Scheme + "://" + b.Upstream.Host + "/.well-known/oauth-protected-resource"
@@ -99,7 +99,7 @@ func init() {
 			"{\"error\":\"Error creating server\"}: no challenge, no upstream status, no JSON-RPC error",
 		Bug:       "(i) MCP Inspector 0.16 proxy (server/src/index.ts, POST /mcp): connect errors other than its own 401 check end in res.status(500).json(error) (inspector#168)",
 		Guards:    []string{"AUTH-HDR-001", "HTTP-E2E-010"},
-		AlsoFails: []string{"AUTH-HDR-012", "LSSE-004"},
+		AlsoFails: []string{"AUTH-JRN-001", "AUTH-JRN-011", "AUTH-HDR-012", "LSSE-004"},
 		RunArgs:   roleB,
 		Bridge: func(b *Bridge) {
 			b.ErrorHooks = append(b.ErrorHooks, func(e *RelayedError) {
@@ -114,9 +114,10 @@ func init() {
 		Name: "bridge-pins-token",
 		Description: "sends the Authorization of the client's initialize on every upstream request of the session (calls, GET, DELETE): " +
 			"a token the client refreshes never reaches the upstream, and once the first one expires every call is refused",
-		Bug:     "(vii) MCP Inspector 0.16 proxy (server/src/index.ts createTransport): the upstream transport is built once per session with requestInit.headers copied from the initialize request",
-		Guards:  []string{"AUTH-TOK-006"},
-		RunArgs: roleB,
+		Bug:       "(vii) MCP Inspector 0.16 proxy (server/src/index.ts createTransport): the upstream transport is built once per session with requestInit.headers copied from the initialize request",
+		Guards:    []string{"AUTH-TOK-006"},
+		AlsoFails: []string{"AUTH-JRN-010", "AUTH-JRN-011"},
+		RunArgs:   roleB,
 		Bridge: func(b *Bridge) {
 			b.Credentials = func(c CredentialChoice) []string { return c.Initial }
 		},
@@ -173,7 +174,7 @@ func init() {
 			"the body ends before the declared length: Go's server then closes the connection (the client reads an unexpected EOF), Node keeps it open and the client hangs",
 		Bug:       "bridges that copy upstream response fields wholesale onto a body they re-encoded (a stale Content-Length)",
 		Guards:    []string{"AUTH-HDR-001", "HTTP-E2E-010"},
-		AlsoFails: []string{"HTTP-E2E-008", "AUTH-HDR-012", "LSSE-004", "SESS-003"},
+		AlsoFails: []string{"AUTH-JRN-001", "AUTH-JRN-010", "HTTP-E2E-008", "AUTH-HDR-012", "LSSE-004", "SESS-003"},
 		RunArgs:   roleB,
 		Bridge: func(b *Bridge) {
 			b.ErrorHooks = append(b.ErrorHooks, func(e *RelayedError) {
@@ -217,12 +218,31 @@ func init() {
 		},
 	})
 	Register(Specimen{
+		Name:        "bridge-mcp-only",
+		Description: "serves only its MCP endpoints and answers 404 on every other path: the upstream's protected-resource metadata and its co-hosted authorization server are unreachable through it",
+		Bug:         "bridges that mount only /mcp and /sse (the MCP Inspector's proxy, mcp-proxy): a client behind them that cannot reach the upstream directly can never discover how to log in",
+		Guards:      []string{"AUTH-JRN-003"},
+		AlsoFails:   []string{"AUTH-JRN-005", "AUTH-JRN-006", "AUTH-JRN-007", "AUTH-JRN-008", "AUTH-JRN-011"},
+		RunArgs:     roleB,
+		Bridge: func(b *Bridge) {
+			b.Middleware = append(b.Middleware, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path != b.MCPPath && r.URL.Path != b.LegacyPath {
+						http.NotFound(w, r)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			})
+		},
+	})
+	Register(Specimen{
 		Name:        "bridge-trailing-slash",
 		Description: "appends / to the upstream path: every upstream request gets 404, so every initialize through the bridge is answered 404",
 		Bug:         "(v) bridges that join the configured URL with a path and send /mcp/ (open-webui/mcpo#209)",
 		Guards:      []string{"HTTP-E2E-005"},
 		// Every initialize fails, so every scenario that opens a session.
-		AlsoFails: []string{"AUTH-HDR-001", "AUTH-HDR-012", "HTTP-E2E-007", "HTTP-E2E-008", "HTTP-E2E-010", "HTTP-HOP-001", "HTTP-HOP-002",
+		AlsoFails: []string{"AUTH-JRN-001", "AUTH-JRN-009", "AUTH-JRN-011", "AUTH-HDR-001", "AUTH-HDR-012", "HTTP-E2E-007", "HTTP-E2E-008", "HTTP-E2E-010", "HTTP-HOP-001", "HTTP-HOP-002",
 			"LSSE-001", "LSSE-002", "LSSE-004", "SESS-002", "SESS-003", "SESS-004", "SHTTP-003", "SSE-PARSE-003", "SSE-PARSE-005",
 			"SSE-STREAM-001", "SSE-STREAM-002", "VER-002"},
 		RunArgs: roleB,

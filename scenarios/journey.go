@@ -28,9 +28,12 @@ import (
 
 const journeyArea = "journey"
 
-// journeyRoles: transparent proxies walk the whole journey. A bridge (B)
-// must serve or forward the same URLs; its probes come later.
-var journeyRoles = []Role{RoleT}
+// journeyRoles: transparent proxies and bridges walk the whole journey. A
+// bridge relays the upstream's challenge and must serve or forward the URLs
+// it names (the metadata, an authorization server on the upstream's
+// origin), as builtin:bridge does; the steps judge what the client gets,
+// so the same probes hold for both.
+var journeyRoles = []Role{RoleT, RoleB}
 
 // journeySources are the requirement texts the area draws on.
 const (
