@@ -398,6 +398,17 @@ func browserCORSOnErrors(h *H) *browserFlow {
 		for _, l := range corsErrorLegs[1:] {
 			fault := corsErrorFault(h, l.status, l.leg)
 			st := bstep{arm: &fault, status: l.status}
+			if h.Bridge() {
+				// As the header-level probe does for a bridge: a session of
+				// its own per leg (it ends the client's session after an
+				// upstream 404), a GET leg's answer armed before the
+				// session opens (its upstream GET stream opens with it).
+				if l.leg == legStream {
+					h.Mock().Arm(protected(fault))
+					st.arm = nil
+				}
+				sid = f.openSession(false)
+			}
 			if l.leg == legStream {
 				st.Step = inSession(fmt.Sprintf("GET stream, answered %d", l.status), browserprobe.Step{Method: http.MethodGet, Stream: true})
 			} else {
@@ -407,9 +418,15 @@ func browserCORSOnErrors(h *H) *browserFlow {
 				st.must, st.Read = []string{"WWW-Authenticate"}, []string{"WWW-Authenticate"}
 			}
 			f.step(st)
+			h.Mock().Disarm()
 		}
 		sse := shortStream("cors-sse")
-		f.step(bstep{arm: &sse, status: http.StatusOK, events: 1, Step: inSession("GET stream (fetch, reading the body incrementally)",
+		events := 1
+		if h.Bridge() {
+			// The bridge's own GET stream: its head is what is judged.
+			sid, events = f.openSession(false), 0
+		}
+		f.step(bstep{arm: &sse, status: http.StatusOK, events: events, Step: inSession("GET stream (fetch, reading the body incrementally)",
 			browserprobe.Step{Method: http.MethodGet, Stream: true})})
 	}}
 }
