@@ -16,30 +16,33 @@ const (
 	ToolProgress    = "progress"     // N progress notifications G ms apart, then a result
 	ToolEchoHeaders = "echo_headers" // returns the request headers the upstream received
 	ToolLarge       = "large"        // returns a text result of the requested size
-	// ToolNotify schedules count logging notifications gap_ms apart on the
-	// session's standalone GET stream (unrelated to any request), each with
-	// its sequence number and send stamp: the GET-stream streaming check for
-	// bridges, which relay server-initiated messages instead of bytes. The
-	// client must have set a log level (logging/setLevel) and opened its GET
-	// stream first: the SDK drops messages below the level and has nowhere
-	// to write them without the stream.
+	// ToolNotify sends count notifications/resources/updated gap_ms apart
+	// for a resource the client subscribed to (resources/subscribe), after
+	// returning: messages unrelated to any request, which go on the
+	// session's standalone GET stream. Each carries its sequence number and
+	// send stamp in _meta, so the streaming check for bridges, which relay
+	// messages instead of bytes, can time them (over stdio too). Resource
+	// updates need no log level and no deprecated feature, and bridges pass
+	// subscriptions on.
 	ToolNotify = "notify"
 )
 
 // NotifyArgs are the arguments of the notify tool.
 type NotifyArgs struct {
-	Count int `json:"count" jsonschema:"number of notifications"`
-	GapMS int `json:"gap_ms" jsonschema:"milliseconds before each notification"`
+	Count int    `json:"count" jsonschema:"number of notifications"`
+	GapMS int    `json:"gap_ms" jsonschema:"milliseconds before each notification"`
+	URI   string `json:"uri" jsonschema:"the subscribed resource the updates are for"`
 }
 
-// NotifyData is the data of each notify logging message.
-type NotifyData struct {
-	Seq  int    `json:"seq"`
-	Sent string `json:"sent"` // RFC 3339 with nanoseconds, taken just before the write
-}
+// NotifyResource is the resource the notify tool's updates are about (its
+// uri argument may add a path to keep probes apart).
+const NotifyResource = "mcpconform://notify"
 
-// NotifyLogger is the logger name of the notify tool's messages.
-const NotifyLogger = "mcpconform-notify"
+// NotifyMeta are the _meta keys of each notify update.
+const (
+	NotifyMetaSeq  = "mcpconform/seq"
+	NotifyMetaSent = "mcpconform/sent" // RFC 3339 with nanoseconds, taken just before the write
+)
 
 // ProgressArgs are the arguments of the progress tool.
 type ProgressArgs struct {
@@ -56,7 +59,11 @@ type LargeArgs struct {
 const ServerName = "mcpconform-mock"
 
 func (m *Mock) newMCPServer(logger *slog.Logger, revision string) *mcp.Server {
-	opts := &mcp.ServerOptions{GetSessionID: m.newSessionID, Logger: logger}
+	// Subscriptions are what the notify tool's updates go to; any URI may
+	// be subscribed.
+	accept := func(context.Context, *mcp.SubscribeRequest) error { return nil }
+	opts := &mcp.ServerOptions{GetSessionID: m.newSessionID, Logger: logger, SubscribeHandler: accept,
+		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil }}
 	if revision != "" {
 		opts.SupportedProtocolVersions = []string{revision, LegacyProtocolVersion}
 	}
@@ -88,14 +95,19 @@ func (m *Mock) newMCPServer(logger *slog.Logger, revision string) *mcp.Server {
 			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "done"}}}, nil, nil
 		})
-	mcp.AddTool(s, &mcp.Tool{Name: ToolNotify, Description: "Sends count logging notifications gap_ms apart on the standalone stream, after returning."},
+	// One resource, so the server advertises resources and subscriptions:
+	// bridges relay subscribe only to servers that offer it.
+	s.AddResource(&mcp.Resource{URI: NotifyResource, Name: "notify", Description: "the resource the notify tool's updates are about", MIMEType: "text/plain"},
+		func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+			return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: NotifyResource, MIMEType: "text/plain", Text: "updated by the notify tool"}}}, nil
+		})
+	mcp.AddTool(s, &mcp.Tool{Name: ToolNotify, Description: "Sends count resource updates gap_ms apart for a subscribed uri, after returning."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in NotifyArgs) (*mcp.CallToolResult, any, error) {
 			count := min(max(in.Count, 0), 1000)
 			gap := time.Duration(min(max(in.GapMS, 0), 60000)) * time.Millisecond
-			ss := req.Session
 			go func() {
-				// Not the request's context: that would put the messages on
-				// the (finished) POST stream instead of the standalone one.
+				// Not the request's context: that would tie the updates to
+				// the (finished) call instead of the standalone stream.
 				for i := 1; i <= count; i++ {
 					t := time.NewTimer(gap)
 					select {
@@ -104,13 +116,9 @@ func (m *Mock) newMCPServer(logger *slog.Logger, revision string) *mcp.Server {
 						return
 					case <-t.C:
 					}
-					data := NotifyData{Seq: i, Sent: time.Now().UTC().Format(time.RFC3339Nano)}
-					// Logging is deprecated from 2026-07-28, but it is the
-					// server-initiated message of the stateful revisions
-					// whose standalone stream this tool exercises.
-					//lint:ignore SA1019 see above
-					if ss.Log(context.Background(), &mcp.LoggingMessageParams{Level: "info", Logger: NotifyLogger, Data: data}) != nil {
-						return // session gone
+					meta := mcp.Meta{NotifyMetaSeq: i, NotifyMetaSent: time.Now().UTC().Format(time.RFC3339Nano)}
+					if s.ResourceUpdated(context.Background(), &mcp.ResourceUpdatedNotificationParams{URI: in.URI, Meta: meta}) != nil {
+						return
 					}
 				}
 			}()

@@ -289,9 +289,10 @@ func boolToInt(b bool) int {
 	return 0
 }
 
-// Logging messages the upstream sends on its standalone stream reach the
-// client's GET stream, and logging/setLevel is forwarded.
-func TestBridgeRelaysLoggingOnGetStream(t *testing.T) {
+// Messages the upstream sends on its standalone stream (resource updates
+// after a subscription) reach the client's GET stream; subscribe and
+// logging/setLevel are forwarded.
+func TestBridgeRelaysUpdatesOnGetStream(t *testing.T) {
 	r := newBridgeRig(t, Options{Roles: []string{"B"}}, nil)
 	ctx := testCtx(t)
 	sid := r.open(ctx, "")
@@ -300,16 +301,21 @@ func TestBridgeRelaysLoggingOnGetStream(t *testing.T) {
 		t.Fatalf("setLevel: %d %+v", resp.StatusCode, msgs)
 	}
 	r.waitEntry(ctx, mark, isRPC("logging/setLevel"))
+	uri := mockserver.NotifyResource + "/bridge-test"
+	if resp, msgs := r.call(ctx, sid, "", 3, "resources/subscribe", map[string]any{"uri": uri}); resp.StatusCode != 200 || len(msgs) != 1 || msgs[0].Error != nil {
+		t.Fatalf("subscribe: %d %+v", resp.StatusCode, msgs)
+	}
 	get := r.send(ctx, http.MethodGet, sid, "", "")
 	defer get.Body.Close()
 	if get.StatusCode != 200 {
 		t.Fatalf("GET stream: %d", get.StatusCode)
 	}
-	if _, msgs := r.call(ctx, sid, "", 3, "tools/call", map[string]any{"name": mockserver.ToolNotify, "arguments": map[string]any{"count": 2, "gap_ms": 50}}); toolText(t, msgs) != "scheduled" {
+	args := map[string]any{"count": 2, "gap_ms": 50, "uri": uri}
+	if _, msgs := r.call(ctx, sid, "", 4, "tools/call", map[string]any{"name": mockserver.ToolNotify, "arguments": args}); toolText(t, msgs) != "scheduled" {
 		t.Fatalf("notify: %+v", msgs)
 	}
 	rd := sseread.NewReader(get.Body, sseread.Options{})
-	var seqs []int
+	var seqs []float64
 	for len(seqs) < 2 {
 		ev, err := rd.Next()
 		if err != nil {
@@ -318,16 +324,17 @@ func TestBridgeRelaysLoggingOnGetStream(t *testing.T) {
 		var m struct {
 			Method string `json:"method"`
 			Params struct {
-				Logger string                `json:"logger"`
-				Data   mockserver.NotifyData `json:"data"`
+				URI  string         `json:"uri"`
+				Meta map[string]any `json:"_meta"`
 			} `json:"params"`
 		}
-		if json.Unmarshal([]byte(ev.Data), &m) == nil && m.Method == "notifications/message" && m.Params.Logger == mockserver.NotifyLogger {
-			seqs = append(seqs, m.Params.Data.Seq)
+		if json.Unmarshal([]byte(ev.Data), &m) == nil && m.Method == "notifications/resources/updated" && m.Params.URI == uri {
+			seq, _ := m.Params.Meta[mockserver.NotifyMetaSeq].(float64)
+			seqs = append(seqs, seq)
 		}
 	}
-	if !slices.Equal(seqs, []int{1, 2}) {
-		t.Fatalf("logging messages %v", seqs)
+	if !slices.Equal(seqs, []float64{1, 2}) {
+		t.Fatalf("updates %v", seqs)
 	}
 }
 

@@ -103,15 +103,16 @@ func TestBridgeSpecimenPinsToken(t *testing.T) {
 // progressOnStreams makes a progress call with the session's GET stream
 // open and counts the progress notifications on each stream. To know that
 // no more will come on the GET stream, it then has the upstream send a
-// logging message on its standalone stream: the bridge relays upstream
+// resource update on its standalone stream: the bridge relays upstream
 // notifications in the order they arrive, so progress relayed at all is on
-// the GET stream before that message.
+// the GET stream before that update.
 func progressOnStreams(t *testing.T, r *bridgeRig, n int) (onPost, onGet int) {
 	t.Helper()
 	ctx := testCtx(t)
 	sid := r.open(ctx, "")
-	if resp, _ := r.call(ctx, sid, "", 2, "logging/setLevel", map[string]any{"level": "info"}); resp.StatusCode != 200 {
-		t.Fatalf("setLevel: %d", resp.StatusCode)
+	uri := mockserver.NotifyResource + "/marker"
+	if resp, _ := r.call(ctx, sid, "", 2, "resources/subscribe", map[string]any{"uri": uri}); resp.StatusCode != 200 {
+		t.Fatalf("subscribe: %d", resp.StatusCode)
 	}
 	get := r.send(ctx, http.MethodGet, sid, "", "")
 	defer get.Body.Close()
@@ -119,14 +120,14 @@ func progressOnStreams(t *testing.T, r *bridgeRig, n int) (onPost, onGet int) {
 	for _, m := range msgs {
 		onPost += boolToInt(m.Method == "notifications/progress")
 	}
-	r.call(ctx, sid, "", 4, "tools/call", map[string]any{"name": mockserver.ToolNotify, "arguments": map[string]any{"count": 1, "gap_ms": 0}})
+	r.call(ctx, sid, "", 4, "tools/call", map[string]any{"name": mockserver.ToolNotify, "arguments": map[string]any{"count": 1, "gap_ms": 0, "uri": uri}})
 	rd := sseread.NewReader(get.Body, sseread.Options{})
 	for {
 		ev, err := rd.Next()
 		if err != nil {
-			t.Fatalf("GET stream ended before the logging message: %v", err)
+			t.Fatalf("GET stream ended before the resource update: %v", err)
 		}
-		if strings.Contains(ev.Data, mockserver.NotifyLogger) {
+		if strings.Contains(ev.Data, uri) {
 			return onPost, onGet
 		}
 		onGet += boolToInt(strings.Contains(ev.Data, "notifications/progress"))

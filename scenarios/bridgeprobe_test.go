@@ -46,7 +46,7 @@ func TestNotifyAfterIdle(t *testing.T) {
 		t.Fatalf("the notification did not arrive after the idle period: %s", res.Describe())
 	}
 	for i, e := range res.Events {
-		if _, ok := notifyData(e); ok {
+		if _, ok := notifyStamp(e); ok {
 			if d := e.Arrived.Sub(res.Start); d < 200*time.Millisecond {
 				t.Errorf("the notification arrived %s after the stream opened, before the idle period ended", d)
 			}

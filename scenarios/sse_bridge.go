@@ -112,12 +112,17 @@ func knownEvents(res *StreamResult) int {
 
 // callWatchingGet sends a tools/call with progress in session s as a POST
 // stream while holding the session's GET stream open, and returns both: a
-// bridge may relay the call's progress on either. grace is how long the GET
-// stream is read after the POST stream ended.
-func (h *H) callWatchingGet(s *Session, params any, maxWait, grace time.Duration, sent func([]sseread.Event) []time.Time) (post, onGet *StreamResult) {
+// bridge may relay the call's progress on either. Unless the POST stream
+// already carried everything (complete), the GET stream is read for grace
+// more after the POST stream ended.
+func (h *H) callWatchingGet(s *Session, params any, maxWait, grace time.Duration, sent func([]sseread.Event) []time.Time, complete func(*StreamResult) bool) (post, onGet *StreamResult) {
 	get, _ := h.openGetStream(s, StreamOptions{Sent: sent, MaxWait: maxWait + grace})
 	post = h.Stream(s.T, Request{Header: postHeaders(s.ID), Body: rpcRequest(9, "tools/call", params)}, StreamOptions{Sent: sent, MaxWait: maxWait})
-	if get != nil {
+	switch {
+	case get == nil:
+	case complete(post):
+		onGet = get.stop()
+	default:
 		onGet = get.stopAfter(grace)
 	}
 	return post, onGet
@@ -168,7 +173,8 @@ func (h *H) probeBridgeProgress(t Target, n int, gap time.Duration) *Mismatch {
 	defer s.Close()
 	// Progress a bridge moved to the GET stream has arrived by the time
 	// the call's result has; one more gap allows for relaying.
-	post, onGet := h.callWatchingGet(s, progressCall(n, gap, "mcpconform-"+randomToken()), time.Duration(n)*gap+5*time.Second, gap, progressSent)
+	post, onGet := h.callWatchingGet(s, progressCall(n, gap, "mcpconform-"+randomToken()), time.Duration(n)*gap+5*time.Second, gap, progressSent,
+		func(post *StreamResult) bool { return knownEvents(post) >= n })
 	m := h.judgeIncremental(t.Hop, post, n)
 	if m != nil && onGet != nil && knownEvents(post) == 0 && knownEvents(onGet) >= n {
 		return &Mismatch{
@@ -183,52 +189,63 @@ func (h *H) probeBridgeProgress(t Target, n int, gap time.Duration) *Mismatch {
 	return m
 }
 
-// notifySent reads the send stamp the notify tool puts in each logging
-// message's data.
+// notifySent reads the send stamp the notify tool puts in each resource
+// update's _meta.
 func notifySent(events []sseread.Event) []time.Time {
 	out := make([]time.Time, len(events))
 	for i, e := range events {
-		if d, ok := notifyData(e); ok {
-			if t, err := time.Parse(time.RFC3339Nano, d.Sent); err == nil {
-				out[i] = t
-			}
+		if sent, ok := notifyStamp(e); ok {
+			out[i] = sent
 		}
 	}
 	return out
 }
 
-// notifyData decodes a notify tool message from an event.
-func notifyData(e sseread.Event) (mockserver.NotifyData, bool) {
+// notifyStamp decodes a notify tool update from an event: its send stamp.
+func notifyStamp(e sseread.Event) (time.Time, bool) {
 	var msg struct {
 		Method string `json:"method"`
 		Params struct {
-			Logger string                `json:"logger"`
-			Data   mockserver.NotifyData `json:"data"`
+			URI  string         `json:"uri"`
+			Meta map[string]any `json:"_meta"`
 		} `json:"params"`
 	}
-	if json.Unmarshal([]byte(e.Data), &msg) != nil || msg.Method != "notifications/message" || msg.Params.Logger != mockserver.NotifyLogger {
-		return mockserver.NotifyData{}, false
+	if json.Unmarshal([]byte(e.Data), &msg) != nil || msg.Method != "notifications/resources/updated" || !strings.HasPrefix(msg.Params.URI, notifyURIPrefix) {
+		return time.Time{}, false
 	}
-	return msg.Params.Data, true
+	sent, _ := msg.Params.Meta[mockserver.NotifyMetaSent].(string)
+	t, err := time.Parse(time.RFC3339Nano, sent)
+	return t, err == nil
 }
 
-// notifyOnGet opens a session through t, sets its log level, holds its GET
-// stream open and has the upstream send n logging notifications gap apart on
-// its own standalone stream, after idle. It returns the GET stream's result
-// once n notifications arrived or maxWait passed.
+// notifyURIPrefix begins the resource URI a notify probe subscribes to.
+const notifyURIPrefix = mockserver.NotifyResource + "/"
+
+// notifyOnGet opens a session through t, subscribes to a resource, holds the
+// session's GET stream open and has the upstream send n updates of that
+// resource gap apart on its own standalone stream, after idle. It returns
+// the GET stream's result once n updates arrived or maxWait passed.
 func (h *H) notifyOnGet(t Target, n int, gap, idle time.Duration) (*StreamResult, *Mismatch) {
 	s, bad := h.Open(t)
 	if s == nil {
 		return nil, Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
 	}
 	defer s.Close()
-	if r := s.Call("logging/setLevel", map[string]any{"level": "debug"}, nil); !r.OK() {
-		return nil, Mismatchf(t.Hop, "logging/setLevel succeeds in the session", r.Describe())
+	uri := notifyURIPrefix + randomToken()
+	if r := s.Call("resources/subscribe", map[string]any{"uri": uri}, nil); !r.OK() || len(r.Messages) == 0 || rpcErrorMessage(r.Messages[len(r.Messages)-1]) != "" {
+		msg := r.Describe()
+		if len(r.Messages) > 0 {
+			msg += ": " + rpcErrorMessage(r.Messages[len(r.Messages)-1])
+		}
+		if t.Name == "proxy" {
+			h.Skip("the proxy does not pass resource subscriptions on (resources/subscribe: " + msg + "), so no server-initiated message can be made to reach its standalone stream")
+		}
+		return nil, Mismatchf(t.Hop, "resources/subscribe succeeds in the session", msg)
 	}
 	received := 0
 	get, failed := h.openGetStream(s, StreamOptions{Sent: notifySent, MaxWait: idle + time.Duration(n)*gap + 5*time.Second,
 		OnEvent: func(e sseread.Event) bool {
-			if _, ok := notifyData(e); ok {
+			if _, ok := notifyStamp(e); ok {
 				received++
 			}
 			return received < n
@@ -246,7 +263,8 @@ func (h *H) notifyOnGet(t Target, n int, gap, idle time.Duration) (*StreamResult
 		timer.Stop()
 	}
 	if get.res == nil {
-		if r := s.Call("tools/call", map[string]any{"name": mockserver.ToolNotify, "arguments": map[string]any{"count": n, "gap_ms": gap.Milliseconds()}}, nil); !r.OK() {
+		args := map[string]any{"count": n, "gap_ms": gap.Milliseconds(), "uri": uri}
+		if r := s.Call("tools/call", map[string]any{"name": mockserver.ToolNotify, "arguments": args}, nil); !r.OK() {
 			get.stop()
 			return nil, Mismatchf(t.Hop, "tools/call notify succeeds", r.Describe())
 		}
@@ -405,7 +423,8 @@ func checkLargeManyBridge(h *H) {
 			// Which stream carries them is SSE-STREAM-001's question; here
 			// every one must arrive, in order, on either.
 			expect := fmt.Sprintf("%d progress notifications in order, then the result", many)
-			post, onGet := h.callWatchingGet(s, progressCall(many, 0, "mcpconform-"+randomToken()), 8*time.Second, 500*time.Millisecond, nil)
+			post, onGet := h.callWatchingGet(s, progressCall(many, 0, "mcpconform-"+randomToken()), 8*time.Second, 500*time.Millisecond, nil,
+				func(post *StreamResult) bool { return len(progressEvents(post)) >= many })
 			if post.Err != nil || post.Status != http.StatusOK {
 				return Mismatchf(t.Hop, expect, post.Describe())
 			}
