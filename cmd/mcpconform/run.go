@@ -413,15 +413,16 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	if o.out != "" {
 		// Each partial write redacts and encodes the whole run, so its cost
 		// grows with the evidence: against a flooding proxy, writing after
-		// every case is quadratic (minutes). Skip a write while the last one
-		// cost more than a fifth of the time since; the final write covers
-		// every case.
+		// every case is quadratic (minutes), and even a clean run spent a
+		// sixth of its time on it. Write at most once a second, and skip a
+		// write while the last one cost more than a twentieth of the time
+		// since; the final write covers every case.
 		var lastWrite time.Time
 		var lastCost time.Duration
 		writePartial = func() {
 			mu.Lock()
 			defer mu.Unlock()
-			if time.Since(lastWrite) < 4*lastCost {
+			if time.Since(lastWrite) < max(time.Second, 19*lastCost) {
 				return
 			}
 			start := time.Now()
