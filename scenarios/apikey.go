@@ -462,7 +462,7 @@ func checkHealthExempt(h *H) {
 	// A live session gives the upstream data a leaky status page would show.
 	s, bad := h.Open(h.Proxy())
 	if s == nil {
-		h.Verdict(Mismatchf(report.HopClientProxy, "an MCP session opens with the key", "initialize failed: "+bad.Describe()))
+		h.Verdict(Mismatchf(report.HopClientProxy, "an MCP session opens with the key", "initialize failed: "+bad.describeAnswer()))
 	}
 	defer s.Close()
 	t := h.withoutKey(h.Proxy())
@@ -582,7 +582,7 @@ func checkKeyNotLeaked(h *H) {
 	mark := h.Mock().Journal.Mark()
 	s, bad := h.Open(h.Proxy())
 	if s == nil {
-		h.Verdict(Mismatchf(report.HopClientProxy, "an MCP session opens with the key", "initialize failed: "+bad.Describe()))
+		h.Verdict(Mismatchf(report.HopClientProxy, "an MCP session opens with the key", "initialize failed: "+bad.describeAnswer()))
 	}
 	d := downstreamLeaks(s.Init, key, "initialize")
 	list := s.Call("tools/list", nil, nil)
@@ -682,7 +682,7 @@ func checkKeyAndToken(h *H) {
 	// The control proves the harness reaches the mock at all (with its
 	// control token, which no proxy holds).
 	if s, bad := h.Open(h.Upstream()); s == nil {
-		h.Control(Mismatchf(report.HopControl, "an MCP session opens on the mock", "initialize failed: "+bad.Describe()))
+		h.Control(Mismatchf(report.HopControl, "an MCP session opens on the mock", "initialize failed: "+bad.describeAnswer()))
 	} else {
 		s.Close()
 	}
@@ -694,7 +694,7 @@ func checkKeyAndToken(h *H) {
 		for _, e := range h.Mock().Journal.Since(mark) {
 			d = append(d, describeTokenEntry(e, t0))
 		}
-		h.Verdict(Mismatchf(report.HopClientProxy, "an MCP session opens with the key", "initialize failed: "+bad.Describe(), d...))
+		h.Verdict(Mismatchf(report.HopClientProxy, "an MCP session opens with the key", "initialize failed: "+bad.describeAnswer(), d...))
 	}
 	d := downstreamLeaks(s.Init, key, "initialize")
 	for _, l := range h.threeLegs(s) {

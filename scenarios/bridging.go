@@ -211,7 +211,7 @@ func (h *H) sendOnLeg(t Target, leg string, f mockserver.Fault) (*Result, *Misma
 	}
 	s, bad := h.Open(t)
 	if s == nil {
-		return nil, Mismatchf(t.Hop, "an MCP session opens before the challenge", "initialize failed: "+bad.Describe())
+		return nil, Mismatchf(t.Hop, "an MCP session opens before the challenge", "initialize failed: "+bad.describeAnswer())
 	}
 	if leg != legStream {
 		h.Mock().Arm(f)

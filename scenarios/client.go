@@ -63,6 +63,16 @@ func (r *Result) Describe() string {
 	return fmt.Sprintf("%d %s", r.Status, http.StatusText(r.Status))
 }
 
+// describeAnswer is Describe for a request that wanted a JSON-RPC answer:
+// a 2xx whose body carries none says so, with how the body ended (a stream
+// cut after its priming event looks like success by status alone).
+func (r *Result) describeAnswer() string {
+	if r.OK() && len(r.Messages) == 0 {
+		return fmt.Sprintf("%s, but the body (%d bytes, %q) carries no JSON-RPC answer", r.Describe(), len(r.Body), shorten(string(r.Body), 80))
+	}
+	return r.Describe()
+}
+
 // maxResponseHeaderBytes bounds a response head: what a Go server accepts
 // for a request head (http.DefaultMaxHeaderBytes), far above anything an MCP
 // response carries. A proxy sending more gets a clear transport error

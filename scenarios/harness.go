@@ -291,7 +291,7 @@ func (h *H) Open(t Target) (*Session, *Result) {
 	mark := h.env.Mock.Journal.Mark()
 	res := h.Send(t, Request{Header: postHeaders(""), Body: rpcRequest(1, "initialize", initializeParams())})
 	if !res.OK() || len(res.Messages) == 0 {
-		h.blockedBy(t, "initialize through the proxy failed: "+res.Describe())
+		h.blockedBy(t, "initialize through the proxy failed: "+res.describeAnswer())
 		return nil, res
 	}
 	s := &Session{h: h, T: t, ID: res.Header.Get("Mcp-Session-Id"), nextID: 2, Init: res}

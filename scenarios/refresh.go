@@ -261,7 +261,7 @@ func (h *H) openOrFail(t Target, as *authz.Server, mark int, t0 time.Time) *Sess
 	for _, e := range badTokenEntries(h.Mock(), mark) {
 		d = append(d, describeTokenEntry(e, t0))
 	}
-	m := Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe()+" "+shorten(string(bad.Body), 200), d...)
+	m := Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer()+" "+shorten(string(bad.Body), 200), d...)
 	if t.Name == "proxy" {
 		h.Verdict(m)
 	} else {

@@ -304,7 +304,7 @@ func checkIncremental(h *H) {
 			}
 			s, bad := h.Open(t)
 			if s == nil {
-				return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
+				return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer())
 			}
 			defer s.Close()
 			res := h.Stream(t, Request{Header: postHeaders(s.ID), Body: rpcRequest(9, "tools/call", progressCall(n, gap, "mcpconform-"+randomToken()))},

@@ -168,7 +168,7 @@ func progressEvents(streams ...*StreamResult) []float64 {
 func (h *H) probeBridgeProgress(t Target, n int, gap time.Duration) *Mismatch {
 	s, bad := h.Open(t)
 	if s == nil {
-		return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
+		return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer())
 	}
 	defer s.Close()
 	// Progress a bridge moved to the GET stream has arrived by the time
@@ -228,7 +228,7 @@ const notifyURIPrefix = mockserver.NotifyResource + "/"
 func (h *H) notifyOnGet(t Target, n int, gap, idle time.Duration) (*StreamResult, *Mismatch) {
 	s, bad := h.Open(t)
 	if s == nil {
-		return nil, Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
+		return nil, Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer())
 	}
 	defer s.Close()
 	uri := notifyURIPrefix + randomToken()
@@ -402,7 +402,7 @@ func checkLargeManyBridge(h *H) {
 	probe := func(t Target) *Mismatch {
 		s, bad := h.Open(t)
 		if s == nil {
-			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
+			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer())
 		}
 		defer s.Close()
 		switch h.Row.ID {
@@ -479,7 +479,7 @@ func checkCutBridge(h *H) {
 	probe := func(t Target) *Mismatch {
 		s, bad := h.Open(t)
 		if s == nil {
-			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
+			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer())
 		}
 		defer s.Close()
 		h.Mock().Arm(cutCall())

@@ -142,7 +142,7 @@ func checkSessionIDs(h *H) {
 			mark := h.Mock().Journal.Mark()
 			s, bad := h.Open(t)
 			if s == nil {
-				return Mismatchf(hop, fmt.Sprintf("session %d opens", i), "initialize failed: "+bad.Describe())
+				return Mismatchf(hop, fmt.Sprintf("session %d opens", i), "initialize failed: "+bad.describeAnswer())
 			}
 			minted := h.mintedSession(mark)
 			if minted == "" {
@@ -175,7 +175,7 @@ func checkProtocolVersion(h *H) {
 	probe := func(t Target) *Mismatch {
 		s, bad := h.Open(t)
 		if s == nil {
-			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
+			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer())
 		}
 		mark := h.Mock().Journal.Mark()
 		res := s.Call("tools/list", nil, http.Header{"Mcp-Protocol-Version": {ProtocolVersion}})
@@ -348,7 +348,7 @@ func checkMethodsForwarded(h *H) {
 	probe := func(t Target) *Mismatch {
 		s, bad := h.Open(t)
 		if s == nil {
-			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
+			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer())
 		}
 		var d []string
 		for _, l := range h.threeLegs(s) {
@@ -384,7 +384,7 @@ func checkAcceptForwarded(h *H) {
 			d = append(d, fmt.Sprintf("POST Accept changed from %q to %q", postAccept, got))
 		}
 		if s == nil {
-			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe(), d...)
+			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer(), d...)
 		}
 		mark = h.Mock().Journal.Mark()
 		h.Mock().Arm(shortStream("get-accept"))
@@ -416,7 +416,7 @@ func checkNotification202(h *H) {
 	probe := func(t Target) *Mismatch {
 		s, bad := h.Open(t)
 		if s == nil {
-			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
+			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer())
 		}
 		defer s.Close()
 		res := s.Notify("notifications/roots/list_changed")
@@ -469,7 +469,7 @@ func checkSessionOnEveryRequest(h *H) {
 		mark := h.Mock().Journal.Mark()
 		s, bad := h.Open(t)
 		if s == nil {
-			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
+			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer())
 		}
 		minted := h.mintedSession(mark)
 		var d []string
@@ -500,7 +500,7 @@ func checkDeadSession404(h *H) {
 		mark := h.Mock().Journal.Mark()
 		s, bad := h.Open(t)
 		if s == nil {
-			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
+			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer())
 		}
 		// End the session at the upstream itself, as an expiry would.
 		minted := h.mintedSession(mark)
@@ -538,7 +538,7 @@ func checkDeleteForwarded(h *H) {
 		mark := h.Mock().Journal.Mark()
 		s, bad := h.Open(t)
 		if s == nil {
-			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
+			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer())
 		}
 		minted := h.mintedSession(mark)
 		mark = h.Mock().Journal.Mark()
@@ -569,7 +569,7 @@ func checkBadVersion400(h *H) {
 	probe := func(t Target) (*Result, *Mismatch) {
 		s, bad := h.Open(t)
 		if s == nil {
-			return nil, Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
+			return nil, Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer())
 		}
 		defer s.Close()
 		return s.Call("tools/list", nil, http.Header{"Mcp-Protocol-Version": {"1999-01-01"}}), nil
@@ -605,7 +605,7 @@ func checkUpstreamSessionBridge(h *H) {
 		mark := h.Mock().Journal.Mark()
 		s, bad := h.Open(t)
 		if s == nil {
-			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe())
+			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer())
 		}
 		minted := h.mintedSession(mark)
 		if minted == "" {
@@ -650,7 +650,7 @@ func checkUpstreamPathBridge(h *H) {
 		mark := h.Mock().Journal.Mark()
 		s, bad := h.Open(t)
 		if s == nil {
-			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.Describe()+upstreamPaths(h.Mock().Journal.Since(mark)))
+			return Mismatchf(t.Hop, "an MCP session opens", "initialize failed: "+bad.describeAnswer()+upstreamPaths(h.Mock().Journal.Since(mark)))
 		}
 		s.Call("tools/list", nil, nil)
 		s.Close()
