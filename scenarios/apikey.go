@@ -3,7 +3,6 @@ package scenarios
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -517,21 +516,7 @@ func checkHeaderNameCase(h *H) {
 
 // answeredByMock reports whether an initialize result came from the mock
 // (HTTP or stdio): its serverInfo names it.
-func answeredByMock(res *Result) bool {
-	for _, m := range res.Messages {
-		var msg struct {
-			Result struct {
-				ServerInfo struct {
-					Name string `json:"name"`
-				} `json:"serverInfo"`
-			} `json:"result"`
-		}
-		if json.Unmarshal(m, &msg) == nil && msg.Result.ServerInfo.Name == mockserver.ServerName {
-			return true
-		}
-	}
-	return false
-}
+func answeredByMock(res *Result) bool { return mockInitializeResult(res.Messages) }
 
 // leaks lists where the key appears in what the upstream received since mark.
 func (h *H) upstreamLeaks(mark int, key string) []string {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpconform/mcpconform/mockserver"
 	"github.com/mcpconform/mcpconform/report"
 )
 
@@ -315,6 +316,29 @@ func jsonRPCMessages(contentType string, body []byte) []json.RawMessage {
 	}
 	add(body)
 	return out
+}
+
+// MockInitializeAnswer reports whether a response body (JSON, or an event
+// stream) carries the mock's initialize result, named by its serverInfo:
+// the preflight's proof that the proxy reached the mock (HTTP or stdio).
+func MockInitializeAnswer(contentType string, body []byte) bool {
+	return mockInitializeResult(jsonRPCMessages(contentType, body))
+}
+
+func mockInitializeResult(msgs []json.RawMessage) bool {
+	for _, m := range msgs {
+		var msg struct {
+			Result struct {
+				ServerInfo struct {
+					Name string `json:"name"`
+				} `json:"serverInfo"`
+			} `json:"result"`
+		}
+		if json.Unmarshal(m, &msg) == nil && msg.Result.ServerInfo.Name == mockserver.ServerName {
+			return true
+		}
+	}
+	return false
 }
 
 // headerList flattens headers in a stable order for evidence.

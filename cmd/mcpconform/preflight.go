@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcpconform/mcpconform/mockserver"
 	"github.com/mcpconform/mcpconform/scenarios"
+	"github.com/mcpconform/mcpconform/scenarios/sseread"
 )
 
 // The preflight: before the suite, one plain initialize POST through the
@@ -87,7 +88,7 @@ func preflight(ctx context.Context, proxyURL string, hdr http.Header, m *mockser
 	// upstream session at its own start and answer initialize from it.
 	reached := len(m.Journal.Since(0)) > 0
 	if stdio {
-		if ans.err == nil && ans.status/100 == 2 && mockAnswered(ans.body) {
+		if ans.err == nil && ans.status/100 == 2 && scenarios.MockInitializeAnswer(ans.ctype, ans.body) {
 			return nil
 		}
 		return &preflightError{msg: fmt.Sprintf(`preflight: an initialize POST to the proxy at %s did not come back with the mock's initialize result (the run declares --upstream-stdio).
@@ -145,55 +146,14 @@ func sendPreflight(ctx context.Context, proxyURL string, hdr http.Header) prefli
 // with data (a priming event has none; the stream may stay open after the
 // result), bounded by maxPreflightBody and the request's context.
 func readFirstEvent(r io.Reader) []byte {
-	var buf []byte
-	chunk := make([]byte, 4096)
-	for len(buf) < maxPreflightBody {
-		n, err := r.Read(chunk)
-		buf = append(buf, chunk[:n]...)
-		if hasDataEvent(buf) || err != nil {
+	rd := sseread.NewReader(io.LimitReader(r, maxPreflightBody), sseread.Options{MaxRaw: maxPreflightBody})
+	for {
+		if e, err := rd.Next(); err != nil || e.HasData {
 			break
 		}
 	}
-	return buf
-}
-
-// hasDataEvent reports whether b holds a complete event with non-empty
-// data.
-func hasDataEvent(b []byte) bool {
-	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
-	events := bytes.Split(b, []byte("\n\n"))
-	for _, ev := range events[:len(events)-1] { // the last one is not complete
-		for _, line := range bytes.Split(ev, []byte("\n")) {
-			if d, ok := bytes.CutPrefix(line, []byte("data:")); ok && len(bytes.TrimSpace(d)) > 0 {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// mockAnswered reports whether a body (JSON, or an event stream's data
-// lines) holds the mock's initialize result: its serverInfo names it.
-func mockAnswered(body []byte) bool {
-	docs := [][]byte{bytes.TrimSpace(body)}
-	for _, line := range bytes.Split(body, []byte("\n")) {
-		if d, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:")); ok {
-			docs = append(docs, bytes.TrimSpace(d))
-		}
-	}
-	for _, d := range docs {
-		var msg struct {
-			Result struct {
-				ServerInfo struct {
-					Name string `json:"name"`
-				} `json:"serverInfo"`
-			} `json:"result"`
-		}
-		if json.Unmarshal(d, &msg) == nil && msg.Result.ServerInfo.Name == mockserver.ServerName {
-			return true
-		}
-	}
-	return false
+	raw, _ := rd.Raw()
+	return raw
 }
 
 // preflightHint says what to check, from what came back.

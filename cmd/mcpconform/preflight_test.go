@@ -174,18 +174,31 @@ func TestRunStopsAtSetupMistakes(t *testing.T) {
 	}
 }
 
-func TestHasDataEvent(t *testing.T) {
-	for in, want := range map[string]bool{
-		"id: 1\ndata: \n\n":                             false, // a priming event
-		"id: 1\ndata: \n\nevent: message\ndata: {":      false, // the result not complete yet
-		"id: 1\ndata: \n\nevent: message\ndata: {}\n\n": true,
-		"data: {}\r\n\r\n":                              true,
-		": comment\n\n":                                 false,
+// readFirstEvent stops at the end of the first event that carries data (the
+// stream may stay open after the initialize result) and never reads on.
+func TestReadFirstEvent(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"id: 1\ndata: \n\nevent: message\ndata: {}\n\n", "id: 1\ndata: \n\nevent: message\ndata: {}\n\n"}, // priming, then the result
+		{"data: {}\r\n\r\n", "data: {}\r\n\r\n"},
+		{": comment\n\ndata: {}\n\n", ": comment\n\ndata: {}\n\n"},
 	} {
-		if got := hasDataEvent([]byte(in)); got != want {
-			t.Errorf("hasDataEvent(%q) = %v, want %v", in, got, want)
+		got := readFirstEvent(io.MultiReader(strings.NewReader(c.in), stallReader{t}))
+		if string(got) != c.want {
+			t.Errorf("readFirstEvent(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
+	// A stream that ends before any data: what came, and no more.
+	if got := readFirstEvent(strings.NewReader("id: 1\ndata: \n\nevent: message\ndata: {")); string(got) != "id: 1\ndata: \n\nevent: message\ndata: {" {
+		t.Errorf("an unfinished stream gave %q", got)
+	}
+}
+
+// stallReader stands for a stream that stays open: reading it is an error.
+type stallReader struct{ t *testing.T }
+
+func (s stallReader) Read([]byte) (int, error) {
+	s.t.Error("read past the first event with data")
+	return 0, io.EOF
 }
 
 // Ctrl-C while the preflight waits on a proxy that never answers: an
