@@ -148,7 +148,7 @@ func sendPreflight(ctx context.Context, proxyURL string, hdr http.Header) prefli
 func readFirstEvent(r io.Reader) []byte {
 	rd := sseread.NewReader(io.LimitReader(r, maxPreflightBody), sseread.Options{MaxRaw: maxPreflightBody})
 	for {
-		if e, err := rd.Next(); err != nil || e.HasData {
+		if e, err := rd.Next(); err != nil || e.Data != "" {
 			break
 		}
 	}

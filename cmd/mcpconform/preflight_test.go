@@ -177,14 +177,19 @@ func TestRunStopsAtSetupMistakes(t *testing.T) {
 // readFirstEvent stops at the end of the first event that carries data (the
 // stream may stay open after the initialize result) and never reads on.
 func TestReadFirstEvent(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"id: 1\ndata: \n\nevent: message\ndata: {}\n\n", "id: 1\ndata: \n\nevent: message\ndata: {}\n\n"}, // priming, then the result
-		{"data: {}\r\n\r\n", "data: {}\r\n\r\n"},
-		{": comment\n\ndata: {}\n\n", ": comment\n\ndata: {}\n\n"},
+	// Each part arrives in its own read, as a stream's events do.
+	for _, parts := range [][]string{
+		{"id: 1\ndata: \n\n", "event: message\ndata: {}\n\n"}, // a priming event (empty data), then the result
+		{"data: {}\r\n\r\n"},
+		{": comment\n\n", "data: {}\n\n"},
 	} {
-		got := readFirstEvent(io.MultiReader(strings.NewReader(c.in), stallReader{t}))
-		if string(got) != c.want {
-			t.Errorf("readFirstEvent(%q) = %q, want %q", c.in, got, c.want)
+		var rs []io.Reader
+		for _, p := range parts {
+			rs = append(rs, strings.NewReader(p))
+		}
+		want := strings.Join(parts, "")
+		if got := readFirstEvent(io.MultiReader(append(rs, stallReader{t})...)); string(got) != want {
+			t.Errorf("readFirstEvent(%q) = %q, want %q", parts, got, want)
 		}
 	}
 	// A stream that ends before any data: what came, and no more.
