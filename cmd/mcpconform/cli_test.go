@@ -331,6 +331,50 @@ func TestInterruptWritesPartialReports(t *testing.T) {
 	}
 }
 
+// `mcpconform run … | head -1`: the console's reader goes away after one
+// line. The run must not die of SIGPIPE on the next line: it finishes and
+// writes every report.
+func TestClosedConsolePipeWritesReports(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := childCommand(ctx, "run", "--proxy", "builtin:reference", "--upstream", "127.0.0.1:0",
+		"--label-filter", "transport", "--out", out)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	// Read one line, as head -1 does, then close the pipe's only reader.
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	pr.Close()
+	if err != nil {
+		_ = cmd.Process.Kill()
+		t.Fatalf("no first console line: %v", err)
+	}
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("the run did not finish after its console pipe closed (first line %q)", line)
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		t.Fatalf("the run ended with %v after its console pipe closed, want exit 0", ee)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"results.json", "junit.xml", "summary.md", "report.html"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("%s not written: %v", name, err)
+		}
+	}
+	if r, err := report.ReadJSONFile(filepath.Join(out, "results.json")); err != nil || !r.Complete {
+		t.Errorf("results.json not complete: %v", err)
+	}
+}
+
 func TestExplain(t *testing.T) {
 	var out bytes.Buffer
 	if code := execute([]string{"explain", "HTTP-E2E-010/401"}, &out, io.Discard); code != 0 {

@@ -120,6 +120,13 @@ the target per request (the MCP Inspector's proxy).
 Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy unreachable.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// `mcpconform run … | head` closes the console's pipe early;
+			// by default Go then dies of SIGPIPE on the next console line
+			// and the reports are never written. With the signal caught,
+			// that write fails instead and the run goes on to write them.
+			// (Notify, not Ignore: an ignored signal would be inherited by
+			// a --proxy-cmd child.)
+			signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 			if o.profile != "" {
 				if err := o.applyProfile(cmd.Flags().Changed); err != nil {
 					return usageErr("--profile: %v", err)
