@@ -171,7 +171,10 @@ func diffMessage(title, fromLabel, toLabel string, fromStatus, toStatus *int, fr
 		case f != nil && t != nil:
 			row.Name, row.From, row.To = f.name, strings.Join(f.vs, "\n"), strings.Join(t.vs, "\n")
 			row.Kind = DiffSame
-			if row.From != row.To || f.name != t.name {
+			// Field names are case-insensitive (RFC 9110 §5.1) and Go's
+			// client canonicalizes them on read (WWW-Authenticate comes
+			// back Www-Authenticate): only the values count.
+			if row.From != row.To {
 				row.Kind = DiffChanged
 			}
 		case f != nil:

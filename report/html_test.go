@@ -261,6 +261,8 @@ func TestWriteHTMLFailuresFirstAndDiff(t *testing.T) {
 		`<tr class="d-same"><td>1 Bearer</td><th>resource_metadata</th>`,
 		`<tr class="d-changed"><th>Www-Authenticate</th>`,
 		`<tr class="d-hop"><th>Date</th>`,
+		// Same value, name in another case (Go canonicalizes on read): same.
+		`<tr class="d-same"><th>DPoP-Nonce</th>`,
 		// Control note: neutral.
 		`<p class="note">stream still open after 1ms: the harness stopped reading</p>`,
 		// Raw bytes escaped.
@@ -290,9 +292,10 @@ func htDiffFixture() *Run {
 					{Hop: HopControl, Request: up, Error: "stream still open after 1ms: the harness stopped reading",
 						Response: &Response{Status: 401, Headers: []Header{{Name: "Www-Authenticate", Value: `Bearer realm="mcp", ` + rm}}}},
 					{Hop: HopClientProxy, Request: init, Response: &Response{Status: 401, Headers: []Header{
-						{Name: "Date", Value: "Fri, 04 Dec 2026 06:48:36 GMT"}, {Name: "Www-Authenticate", Value: "Bearer " + rm}}}},
+						{Name: "Date", Value: "Fri, 04 Dec 2026 06:48:36 GMT"}, {Name: "Www-Authenticate", Value: "Bearer " + rm},
+						{Name: "Dpop-Nonce", Value: "n1"}}}},
 					{Hop: HopProxyUpstream, Request: up, Response: &Response{Status: 401, Headers: []Header{
-						{Name: "Www-Authenticate", Value: `Bearer realm="mcp", ` + rm}}}},
+						{Name: "Www-Authenticate", Value: `Bearer realm="mcp", ` + rm}, {Name: "DPoP-Nonce", Value: "n1"}}}},
 				}},
 			{ID: "HTTP-E2E-002/nul", Scenario: "HTTP-E2E-002", Area: "bridging", Level: "MUST", Outcome: Fail,
 				Observed: "forwarded bad\x00token"},
