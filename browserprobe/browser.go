@@ -59,6 +59,9 @@ type Browser struct {
 	tab         context.Context // the one tab every case uses
 	rec         *recorder
 	output      *tail
+	// tmp is Chromium's TMPDIR, ours to remove: a browser that dies or
+	// is killed leaves its singleton folder there, not in the user's /tmp.
+	tmp string
 
 	// busy admits one Page at a time: cases share the tab. loaded is true
 	// while the tab shows the client page (guarded by busy).
@@ -79,9 +82,14 @@ func Launch(opts Options) (*Browser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("browser page server: %w", err)
 	}
+	tmp, err := os.MkdirTemp("", "mcpconform-chromium-")
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("browser temp folder: %w", err)
+	}
 	b := &Browser{
 		opts: opts, ln: ln, ready: make(chan struct{}), rec: newRecorder(), output: &tail{max: 8 << 10},
-		busy: make(chan struct{}, 1),
+		busy: make(chan struct{}, 1), tmp: tmp,
 	}
 	// localhost, not 127.0.0.1: a web client is usually another site than
 	// the server it calls, and the name resolves to loopback inside
@@ -119,6 +127,7 @@ func (b *Browser) flags() []chromedp.ExecAllocatorOption {
 		chromedp.Flag("no-pings", true),
 		chromedp.WindowSize(1100, 800),
 		chromedp.CombinedOutput(b.output),
+		chromedp.Env("TMPDIR="+b.tmp),
 	)
 	if os.Geteuid() == 0 {
 		opts = append(opts, chromedp.NoSandbox)
@@ -214,9 +223,22 @@ func (b *Browser) Ready(ctx context.Context) error {
 // once and from any goroutine; it waits for the browser to stop.
 func (b *Browser) Close() error {
 	b.closeOnce.Do(func() {
+		// A started browser is asked to close (Browser.close) rather than
+		// killed: killed, Chromium leaves its /tmp/org.chromium.Chromium.*
+		// folder behind and its helper processes linger after we exit.
+		select {
+		case <-b.ready:
+			if b.err == nil && b.tab.Err() == nil {
+				ctx, cancel := context.WithTimeout(b.tab, 3*time.Second)
+				_ = chromedp.Cancel(ctx)
+				cancel()
+			}
+		default:
+		}
 		b.tabCancel() // also ends a start under way
 		<-b.ready
 		b.allocCancel() // waits for the process and removes its profile folder
+		_ = os.RemoveAll(b.tmp)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = b.srv.Shutdown(ctx)

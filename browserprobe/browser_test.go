@@ -242,3 +242,54 @@ func TestShownHidesTheQuery(t *testing.T) {
 		t.Errorf("Shown = %q", got)
 	}
 }
+
+// Close asks Chromium to close and leaves nothing behind: no process of
+// this browser (they all carry its private TMPDIR) and no temp folder.
+func TestCloseLeavesNothing(t *testing.T) {
+	path, err := Find(os.Getenv("MCPCONFORM_BROWSER_PATH"))
+	if err != nil {
+		if os.Getenv(RequireEnv) != "" {
+			t.Fatalf("%s is set but: %v", RequireEnv, err)
+		}
+		t.Skipf("SKIPPED, browser checks not run: %v", err)
+	}
+	b, err := Launch(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Ready(ctx); err != nil {
+		_ = b.Close()
+		t.Fatal(err)
+	}
+	marker := []byte("TMPDIR=" + b.tmp + "\x00")
+	if len(processesWith(marker)) == 0 {
+		t.Fatal("no Chromium process carries the browser's TMPDIR: the test cannot see what Close leaves")
+	}
+	_ = b.Close()
+	if _, err := os.Stat(b.tmp); !os.IsNotExist(err) {
+		t.Errorf("the browser's temp folder %s is still there (%v)", b.tmp, err)
+	}
+	// Chromium's helpers exit shortly after the browser process: bounded.
+	var left []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if left = processesWith(marker); len(left) == 0 {
+			return
+		}
+	}
+	t.Errorf("Chromium processes still running 10 s after Close: %v", left)
+}
+
+// processesWith lists the PIDs whose environment contains marker.
+func processesWith(marker []byte) []string {
+	var pids []string
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		env, err := os.ReadFile("/proc/" + d.Name() + "/environ")
+		if err == nil && bytes.Contains(env, marker) {
+			pids = append(pids, d.Name())
+		}
+	}
+	return pids
+}
