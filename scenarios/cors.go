@@ -277,8 +277,12 @@ func (h *H) preflight(method, headers string) *Result {
 
 func checkCORSCredentials(h *H) *Mismatch {
 	var d []string
+	// A request that got no answer leaves nothing to judge: it is the
+	// finding (it was a pass: "no wildcard seen").
+	var unanswered []string
 	check := func(what string, res *Result) {
 		if res.Err != nil {
+			unanswered = append(unanswered, what+": "+res.Describe())
 			return
 		}
 		acac := res.Header.Values("Access-Control-Allow-Credentials")
@@ -301,6 +305,9 @@ func checkCORSCredentials(h *H) *Mismatch {
 	res := h.Send(h.Proxy(), withOrigin(initializeReq()))
 	check("initialize", res)
 	check("preflight", h.preflight(http.MethodPost, "content-type,mcp-protocol-version"))
+	if len(unanswered) > 0 {
+		return Mismatchf(report.HopClientProxy, "answers to an initialize and a preflight with Origin, to judge their CORS fields", "no answer", unanswered...)
+	}
 	if len(d) > 0 {
 		return Mismatchf(report.HopClientProxy, "no wildcard together with Access-Control-Allow-Credentials: true", "a combination browsers reject", d...)
 	}

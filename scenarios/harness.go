@@ -221,10 +221,28 @@ func (h *H) Control(m *Mismatch) {
 	if m == nil {
 		return
 	}
+	if slow := h.proxyTimeout(); slow != "" && h.ctx.Err() != nil {
+		// The control failed only because the case's time was gone, and
+		// a request to the proxy is what used it up: the proxy's verdict,
+		// not the harness's error.
+		h.Verdict(Mismatchf(report.HopClientProxy, "an answer within the case's time limit (--timeout)", "a request to the proxy timed out: "+slow,
+			"the case ran out of time before it could finish (its next control, direct to the mock, had none left)"))
+	}
 	h.c.Outcome = report.Error
 	h.c.Reason = "control failed (direct to the mock, no proxy): the harness cannot judge this case"
 	h.record(m)
 	ginkgo.Fail(h.c.Reason + "\n" + m.String())
+}
+
+// proxyTimeout is the error of this case's first request to the proxy that
+// timed out, or "".
+func (h *H) proxyTimeout() string {
+	for _, ex := range h.c.Exchanges {
+		if ex.Hop == report.HopClientProxy && strings.Contains(ex.Error, "timed out") {
+			return ex.Error
+		}
+	}
+	return ""
 }
 
 // Verdict judges the probe run through the proxy. A nil Mismatch passes.

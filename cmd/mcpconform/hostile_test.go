@@ -149,7 +149,9 @@ func TestHostileProxies(t *testing.T) {
 		if s.Listen == nil && s.Handler == nil {
 			continue
 		}
-		args := []string{"run", "--proxy", "builtin:" + s.Name}
+		// --cors: the CORS area runs too (a check that counts "no
+		// wildcard seen" as a pass must not pass an unanswered request).
+		args := []string{"run", "--proxy", "builtin:" + s.Name, "--cors"}
 		if s.Name == "endless-junk" {
 			// The flood is bounded by --max-body per response; a small
 			// maximum keeps 100+ cases of it cheap on a shared machine
@@ -378,5 +380,22 @@ func TestHostilePreflight(t *testing.T) {
 				t.Errorf("%s: the stopped run took %s", s.Name, d)
 			}
 		})
+	}
+}
+
+// A proxy that never answers, every case waited out (--give-up-after 0):
+// each CORS case is the proxy's failure. Neither a pass ("no wildcard seen"
+// in no answer) nor a harness error (a control after the proxy used up the
+// case's time).
+func TestHangingProxyFailsEachCase(t *testing.T) {
+	cr := runChild(t, 2*time.Minute, "run", "--proxy", "builtin:hang", "--cors", "--no-preflight", "--give-up-after", "0",
+		"--timeout", hostilePerCase.String(), "--label-filter", "cors")
+	if len(cr.run.Cases) == 0 {
+		t.Fatalf("no case ran:\n%s", cr.output)
+	}
+	for _, c := range cr.run.Cases {
+		if c.Outcome != report.Fail {
+			t.Errorf("%s: %s (%s %s), want fail", c.ID, c.Outcome, c.Reason, c.Message)
+		}
 	}
 }
