@@ -133,8 +133,11 @@ func WriteMarkdown(w io.Writer, run *Run, opt MarkdownOptions) error {
 		if cut == 1 {
 			noun = "failure"
 		}
-		fmt.Fprintf(&out, "_… %d more %s without details here (listed below); see %s or %s._\n\n", cut, noun,
+		note := fmt.Sprintf("_… %d more %s without details here (listed below); see %s or %s._\n\n", cut, noun,
 			mdText(opt.ReportFile, 200), mdText(opt.ResultsFile, 200))
+		if out.Len()+len(note) <= opt.MaxBytes {
+			out.WriteString(note)
+		}
 	}
 
 	if len(rest) > 0 {
@@ -153,15 +156,19 @@ func WriteMarkdown(w io.Writer, run *Run, opt MarkdownOptions) error {
 			}
 			tbl.WriteString(row)
 		}
+		var note string
 		if tbl.Len() <= budget {
 			out.Write(tbl.Bytes())
 			if cutRows > 0 {
-				fmt.Fprintf(&out, "\n_… %d more rows not shown, see %s._\n", cutRows, mdText(opt.ResultsFile, 200))
+				note = fmt.Sprintf("\n_… %d more rows not shown, see %s._\n", cutRows, mdText(opt.ResultsFile, 200))
 			}
 		} else {
-			fmt.Fprintf(&out, "_%d more cases did not pass; the table does not fit, see %s._\n", len(rest), mdText(opt.ResultsFile, 200))
+			note = fmt.Sprintf("_%d more cases did not pass; the table does not fit, see %s._\n", len(rest), mdText(opt.ResultsFile, 200))
 		}
-		out.WriteString("\n")
+		// The notes fit in mdReserve unless the cap is smaller than that.
+		if out.Len()+len(note)+1 <= opt.MaxBytes {
+			out.WriteString(note + "\n")
+		}
 	}
 	_, err := w.Write(out.Bytes())
 	return err
@@ -811,14 +818,33 @@ func WriteMarkdownRuns(w io.Writer, runs []*Run, opt MarkdownOptions) error {
 			mdText(mdCut(strings.Join(failing, "; "), 600), 800))
 	}
 	out.WriteString("\n")
+	// The table itself may not fit (many runs, a small cap): it is cut
+	// by whole lines, with a note that fits in what is left.
+	if out.Len() > opt.MaxBytes {
+		b := out.Bytes()
+		shown := bytes.LastIndexByte(b[:max(opt.MaxBytes-mdReserve, 0)], '\n') + 1
+		more := bytes.Count(b[shown:], []byte("\n")) - 1
+		out.Truncate(shown)
+		if note := fmt.Sprintf("_… %d more runs not shown; see each run's report._\n\n", more); out.Len()+len(note) <= opt.MaxBytes {
+			out.WriteString(note)
+		}
+		_, err := w.Write(out.Bytes())
+		return err
+	}
 	share := (opt.MaxBytes - out.Len()) / len(runs)
+	left := 0
 	for _, r := range runs {
 		o := opt
 		o.MaxBytes = share
 		var one bytes.Buffer
-		if err := WriteMarkdown(&one, r, o); err == nil {
+		if share > 0 && WriteMarkdown(&one, r, o) == nil {
 			out.Write(one.Bytes())
+		} else {
+			left++
 		}
+	}
+	if note := fmt.Sprintf("_%d runs' own summaries do not fit here; see each run's report._\n", left); left > 0 && out.Len()+len(note) <= opt.MaxBytes {
+		out.WriteString(note)
 	}
 	_, err := w.Write(out.Bytes())
 	return err

@@ -329,6 +329,41 @@ func TestWriteMarkdownCap(t *testing.T) {
 	if err := WriteMarkdown(&buf, run, MarkdownOptions{MaxBytes: 10}); err != ErrMarkdownBudget || buf.Len() != 0 {
 		t.Errorf("cap 10: err %v, %d bytes written; want ErrMarkdownBudget and nothing", err, buf.Len())
 	}
+	// Caps below the room kept for notes (a step summary nearly full):
+	// whatever is written stays within the cap.
+	for _, limit := range []int{80, 199, 400, 700} {
+		buf.Reset()
+		if err := WriteMarkdown(&buf, run, MarkdownOptions{MaxBytes: limit}); err == nil && buf.Len() > limit {
+			t.Errorf("cap %d: wrote %d bytes", limit, buf.Len())
+		}
+	}
+
+	// Many runs side by side: the per-run table and the runs' own
+	// summaries share the cap; what does not fit is said, never written.
+	runs := make([]*Run, 0, 200)
+	for i := range 200 {
+		r := &Run{Proxy: Proxy{Target: "builtin:strip-auth-params", Name: fmt.Sprintf("proxy-%03d", i)}, Complete: true}
+		r.Cases = run.Cases[:40]
+		r.Tally()
+		runs = append(runs, r)
+	}
+	for _, n := range []int{3, 70, 200} {
+		buf.Reset()
+		if err := WriteMarkdownRuns(&buf, runs[:n], MarkdownOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if buf.Len() > DefaultMarkdownMaxBytes {
+			t.Errorf("%d runs: wrote %d bytes, cap %d", n, buf.Len(), DefaultMarkdownMaxBytes)
+		}
+		md := buf.String()
+		summaries := strings.Count(md, "\n### ❌ 40 failed")
+		switch {
+		case n == 3 && summaries != 3:
+			t.Errorf("3 runs: %d own summaries, want 3", summaries)
+		case summaries < n && !strings.Contains(md, "more runs not shown") && !strings.Contains(md, "summaries do not fit here"):
+			t.Errorf("%d runs: %d own summaries and no note saying the rest do not fit", n, summaries)
+		}
+	}
 }
 
 func TestAppendStepSummary(t *testing.T) {
