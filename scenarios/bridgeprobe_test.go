@@ -1,6 +1,12 @@
 package scenarios
 
 import (
+	"bytes"
+	"cmp"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +151,65 @@ func TestObserveRole(t *testing.T) {
 		case c.wantHint != "" && (len(hints) != 1 || !strings.Contains(hints[0], c.wantHint)):
 			t.Errorf("%s: hints %q, want one containing %q", c.name, hints, c.wantHint)
 		}
+	}
+}
+
+// lazyHead holds a response's head, and what comes before the first
+// event's data (a priming comment), until that data, as a Node proxy
+// calling writeHead without flushHeaders and relaying events does; from
+// there the stream flows per write.
+type lazyHead struct {
+	http.ResponseWriter
+	status int
+	held   []byte
+	sent   bool
+}
+
+func (l *lazyHead) WriteHeader(code int) { l.status = code }
+
+func (l *lazyHead) Write(p []byte) (int, error) {
+	if l.sent {
+		return l.ResponseWriter.Write(p)
+	}
+	l.held = append(l.held, p...)
+	if !bytes.Contains(l.held, []byte("data:")) {
+		return len(p), nil
+	}
+	l.sent = true
+	l.ResponseWriter.WriteHeader(cmp.Or(l.status, http.StatusOK))
+	if _, err := l.ResponseWriter.Write(l.held); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (l *lazyHead) Flush() {
+	if l.sent {
+		l.ResponseWriter.(http.Flusher).Flush()
+	}
+}
+
+// A proxy that sends a stream's head with its first event still gets the
+// notify probe's updates: the probe does not wait for the head before
+// making the upstream send (it used to, and failed such a proxy).
+func TestNotifyOnGetThroughLazyHead(t *testing.T) {
+	h := testH(t)
+	up, err := url.Parse(h.Mock().MCPURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: up.Scheme, Host: up.Host})
+	rp.FlushInterval = -1
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rp.ServeHTTP(&lazyHead{ResponseWriter: w}, r)
+	}))
+	defer srv.Close()
+	px := Target{Name: "proxy", MCPURL: srv.URL + up.Path, Hop: report.HopClientProxy}
+	res, m := h.notifyOnGet(px, 2, 50*time.Millisecond, 0)
+	if m != nil {
+		t.Fatalf("probe failed through a lazy-head proxy: %s", m)
+	}
+	if got := knownEvents(res); got != 2 {
+		t.Fatalf("%d stamped notifications arrived, want 2: %s", got, res.Timeline())
 	}
 }

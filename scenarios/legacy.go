@@ -510,21 +510,30 @@ func (h *H) challengeOnLeg(leg string) {
 // (a 200 stream, a 202), so the refusal surfaces only later or in-band; a
 // client then loses server messages silently, or cannot start its
 // authorization flow from a legacy POST — a SHOULD, said with the effect.
+// A bridge that does answer with a refusal there is judged on it as any
+// proxy is, at the scenario's level.
 func (h *H) bridgeLegLevel(leg string, res *Result, m *Mismatch) *Mismatch {
 	if m == nil || !h.Bridge() {
 		return m
 	}
+	accepted := res != nil && res.Err == nil && res.Status/100 == 2
 	switch leg {
 	case legDelete:
-		if res != nil && res.Err == nil && res.Status/100 == 2 {
+		if accepted {
 			h.Note("the bridge ended the client's session itself (%d) although the upstream refused its DELETE", res.Status)
 			return nil
 		}
 		m.Details = append(m.Details, "a bridge may end its own session and answer 2xx, or pass the refusal on with its challenge; this answer does neither")
 	case legStream:
+		if !accepted {
+			break // it did pass a refusal on: judged as one, at the scenario's level
+		}
 		m.Level = SHOULD
 		m.Details = append(m.Details, "the upstream refused the bridge's GET stream; the client's GET got a stream that will never carry the upstream's messages, and learns of the refusal only at its next POST")
 	case legMessages:
+		if !accepted {
+			break
+		}
 		m.Level = SHOULD
 		m.Details = append(m.Details, "the bridge accepted the legacy POST before the upstream refused it: a legacy client with authorization support (it reacts to a 401 on its POST) cannot start its authorization flow")
 	}

@@ -22,8 +22,11 @@ import (
 // and judge what the client receives and when. Byte-level checks of the
 // stream (ids, comments, line endings, framing) stay with role T.
 
-// getStreamWait bounds how long a probe waits for a GET stream's head.
-const getStreamWait = 3 * time.Second
+// getHeadWait bounds how long a probe waits for a GET stream's head before
+// it goes on without it: a proxy may hold the head until the stream's first
+// event (Node's writeHead without flushHeaders), and that event comes only
+// once the probe makes the upstream send one.
+const getHeadWait = time.Second
 
 // bgStream is a GET stream of a session read in the background while the
 // probe sends requests in the same session.
@@ -34,8 +37,9 @@ type bgStream struct {
 }
 
 // openGetStream opens the standalone GET stream of s and returns once its
-// head has arrived. When no 200 stream opens, it returns nil and what came
-// back instead.
+// head has arrived, or after getHeadWait with the request still pending
+// (judged on what it delivers). When an answer other than a 200 comes back
+// first, it returns nil and that answer.
 func (h *H) openGetStream(s *Session, opt StreamOptions) (*bgStream, *StreamResult) {
 	ctx, cancel := context.WithCancel(h.ctx)
 	b := &bgStream{done: make(chan *StreamResult, 1), cancel: cancel}
@@ -46,7 +50,7 @@ func (h *H) openGetStream(s *Session, opt StreamOptions) (*bgStream, *StreamResu
 	hc := *h
 	hc.ctx = ctx
 	go func() { b.done <- hc.Stream(s.T, Request{Method: http.MethodGet, Header: getHeaders(s.ID)}, opt) }()
-	timer := time.NewTimer(getStreamWait)
+	timer := time.NewTimer(getHeadWait)
 	defer timer.Stop()
 	select {
 	case status := <-head:
@@ -54,6 +58,7 @@ func (h *H) openGetStream(s *Session, opt StreamOptions) (*bgStream, *StreamResu
 			return b, nil
 		}
 	case <-timer.C:
+		return b, nil
 	case res := <-b.done:
 		b.res = res
 	}
