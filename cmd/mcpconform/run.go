@@ -205,6 +205,12 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	if o.upstreamStdio && !hasRole(roles, scenarios.RoleB) {
+		// Only an MCP-terminating bridge can put an HTTP endpoint in
+		// front of a stdio server; the T, I and K probes read the HTTP
+		// mock behind the proxy, which a stdio upstream leaves out.
+		return usageErr("--upstream-stdio declares a bridge to a stdio server, so --role must include B (e.g. --role B or B,K; got %s)", o.role)
+	}
 	browserPath, err := o.resolveBrowser(roles)
 	if err != nil {
 		return err

@@ -25,6 +25,7 @@ func TestUsageErrorsAreOneLine(t *testing.T) {
 		{[]string{"run", "--proxy", "builtin:reference", "--label-filter", "(sse"}, `Mismatched '('`},
 		{[]string{"run", "--proxy", "builtin:reference", "--focus", "["}, `--focus "[": not a regular expression`},
 		{[]string{"run", "--proxy", "builtin:no-such-proxy"}, "no such built-in proxy"},
+		{[]string{"run", "--proxy", "builtin:bridge", "--role", "K", "--upstream-stdio"}, "--upstream-stdio declares a bridge to a stdio server, so --role must include B"},
 		{[]string{"list", "--label-filter", "(sse"}, `Mismatched '('`},
 		{[]string{"list", "--focus", "["}, `--focus "["`},
 		{[]string{"list", "--label-filter", "NO-SUCH-001"}, "selects no case"},
