@@ -66,7 +66,7 @@ func init() {
 // Legs of AUTH-HDR-001: where in the protocol the challenge comes back.
 const (
 	legInitialize = "initialize" // POST initialize
-	legMid        = "mid"        // POST tools/list inside a session
+	legMid        = "mid"        // POST tools/call echo_headers inside a session (upstreamOnlyCall)
 	legResume     = "resume"     // GET with Last-Event-ID inside a session
 	legStream     = "stream"     // GET stream open inside a session
 	legDelete     = "delete"     // DELETE of the session
@@ -142,7 +142,7 @@ func (h *H) deliveryLevel(ch mockserver.Challenge) wwwauth.Level {
 func legMatch(leg string) mockserver.Match {
 	switch leg {
 	case legMid:
-		return mockserver.Match{Method: http.MethodPost, Path: mockserver.MCPPath, RPCMethod: "tools/list"}
+		return mockserver.Match{Method: http.MethodPost, Path: mockserver.MCPPath, RPCMethod: "tools/call"}
 	case legResume:
 		return mockserver.Match{Method: http.MethodGet, Path: mockserver.MCPPath, Header: "Last-Event-ID"}
 	case legStream:
@@ -218,7 +218,7 @@ func (h *H) sendOnLeg(t Target, leg string, f mockserver.Fault) (*Result, *Misma
 	}
 	switch leg {
 	case legMid:
-		return s.Call("tools/list", nil, nil), nil
+		return s.Call("tools/call", upstreamOnlyCall(), nil), nil
 	case legDelete:
 		return s.Close(), nil
 	case legStream, legResume:

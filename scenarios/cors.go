@@ -375,10 +375,11 @@ func checkCORSPreflightNoCreds(h *H) *Mismatch {
 // A flow names the failures that are its case's own (concern); anything
 // else that stops it blocks the browser's verdict instead.
 
-// Requests of the client page: initialize, tools/list, a notification.
+// Requests of the client page: initialize, a tools/call only the upstream
+// answers (upstreamOnlyCall), a notification.
 var (
 	browserInitialize  = rpcJSON(rpcRequest(1, "initialize", initializeParams()))
-	browserToolsList   = rpcJSON(rpcRequest(2, "tools/list", nil))
+	browserCall        = rpcJSON(rpcRequest(2, "tools/call", upstreamOnlyCall()))
 	browserInitialized = rpcJSON(rpcNotification("notifications/initialized"))
 )
 
@@ -425,7 +426,7 @@ func browserCORSOnErrors(h *H) *browserFlow {
 					st.status = -1 // the bridge's own stream or its refusal, as above
 				}
 			} else {
-				st.Step = inSession(fmt.Sprintf("tools/list, answered %d", l.status), browserprobe.Step{Method: http.MethodPost, RPC: browserToolsList})
+				st.Step = inSession(fmt.Sprintf("tools/call, answered %d", l.status), browserprobe.Step{Method: http.MethodPost, RPC: browserCall})
 			}
 			if l.status == http.StatusForbidden { // the one with a challenge
 				st.must, st.Read = []string{"WWW-Authenticate"}, []string{"WWW-Authenticate"}

@@ -266,7 +266,7 @@ func init() {
 		Roles:       []Role{RoleT, RoleB},
 		Requirement: "The server MUST respond to requests containing a terminated session ID with HTTP 404 Not Found; the client MUST start a new session by sending a new InitializeRequest.",
 		Source:      "MCP 2025-11-25 Session Management 3-4",
-		Checks:      "The session is terminated at the upstream; the next tools/list must give the client 404, and a new initialize through the proxy must succeed.",
+		Checks:      "The session is terminated at the upstream; the next tools/call must give the client 404, and a new initialize through the proxy must succeed.",
 		Run:         checkDeadSession404,
 	})
 	Define(Scenario{
@@ -509,7 +509,7 @@ func checkDeadSession404(h *H) {
 			return Mismatchf(report.HopControl, "the mock ends the session on DELETE", kill.Describe())
 		}
 		callMark := h.Mock().Journal.Mark()
-		res := s.Call("tools/list", nil, nil)
+		res := s.Call("tools/call", upstreamOnlyCall(), nil)
 		if h.Bridge() && t.Name == "proxy" && res.OK() && h.mintedSession(callMark) != "" {
 			// The bridge opened a new upstream session on its own and
 			// answered the call: the client's session lives on, which is
@@ -595,6 +595,13 @@ func checkBadVersion400(h *H) {
 	}
 }
 
+// upstreamOnlyCall is the params of a tools/call only the upstream can
+// answer (echo_headers: what it received), for probes whose request must
+// reach it: a gateway may answer tools/list from a cached tool list.
+func upstreamOnlyCall() map[string]any {
+	return map[string]any{"name": mockserver.ToolEchoHeaders, "arguments": map[string]any{}}
+}
+
 // checkUpstreamSessionBridge is SESS-002 through a bridge: the bridge keeps
 // its own session with its client and sends the upstream's session id (the
 // one the mock minted for the bridge's initialize) on every later upstream
@@ -612,11 +619,11 @@ func checkUpstreamSessionBridge(h *H) {
 			return Mismatchf(report.HopProxyUpstream, "the upstream minted a session id for the bridge's initialize", "no initialize reached the upstream")
 		}
 		callMark := h.Mock().Journal.Mark()
-		if res := s.Call("tools/list", nil, nil); !res.OK() {
-			return Mismatchf(t.Hop, "tools/list succeeds in the session", res.Describe())
+		if res := s.Call("tools/call", upstreamOnlyCall(), nil); !res.OK() {
+			return Mismatchf(t.Hop, "tools/call echo_headers succeeds in the session", res.Describe())
 		}
-		if _, ok := h.lastUpstreamHeader(callMark, "tools/list", "Mcp-Session-Id"); !ok {
-			return Mismatchf(report.HopProxyUpstream, "tools/list reaches the upstream", "it never arrived")
+		if _, ok := h.lastUpstreamHeader(callMark, "tools/call", "Mcp-Session-Id"); !ok {
+			return Mismatchf(report.HopProxyUpstream, "tools/call echo_headers reaches the upstream", "it never arrived")
 		}
 		s.Close()
 		var d []string
