@@ -246,12 +246,22 @@ type bridgeSession struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// fwdHost and fwdProto are the Host and scheme of the client's
+	// initialize, sent upstream as X-Forwarded-Host and -Proto on every
+	// request: a server that derives its public URL from them (for the
+	// metadata's resource and the token audience) must see the same URL
+	// on its MCP requests as on the metadata the bridge forwards.
+	fwdHost, fwdProto string
+
 	mu      sync.Mutex
 	initial []string // Authorization of the client's initialize
 	latest  []string // Authorization of its latest request
 	// progress maps a progress token (its JSON text) to the call it
 	// belongs to, while that call is in flight.
 	progress map[string]*exchange
+	// streams cancels the client's open GET streams of this session,
+	// each by its own key.
+	streams map[*int]context.CancelFunc
 	// getAnswer is how the upstream refused the bridge's standalone GET
 	// stream (nil: it did not); deleteAnswer how it answered the DELETE.
 	getAnswer, deleteAnswer *upstreamAnswer
@@ -290,6 +300,44 @@ func (s *bridgeSession) markGone() {
 	s.mu.Lock()
 	s.gone = true
 	s.mu.Unlock()
+}
+
+// upstreamGone marks the session gone and ends the client's GET streams:
+// a client that only listens (resource updates) would otherwise hold a
+// stream that can never deliver again. Its reconnect then gets 404, and it
+// re-initializes.
+func (s *bridgeSession) upstreamGone() {
+	s.mu.Lock()
+	s.gone = true
+	streams := s.streams
+	s.streams = nil
+	s.mu.Unlock()
+	for _, cancel := range streams {
+		cancel()
+	}
+}
+
+// holdStream registers a client GET stream of the session; the returned
+// context ends when the upstream session does, and done unregisters it.
+func (s *bridgeSession) holdStream(parent context.Context) (ctx context.Context, done func()) {
+	ctx, cancel := context.WithCancel(parent)
+	key := new(int)
+	s.mu.Lock()
+	if s.gone {
+		cancel()
+	} else {
+		if s.streams == nil {
+			s.streams = map[*int]context.CancelFunc{}
+		}
+		s.streams[key] = cancel
+	}
+	s.mu.Unlock()
+	return ctx, func() {
+		s.mu.Lock()
+		delete(s.streams, key)
+		s.mu.Unlock()
+		cancel()
+	}
 }
 
 func (s *bridgeSession) isGone() bool {
@@ -387,7 +435,7 @@ func (b *Bridge) initialize(ctx context.Context, ss *mcp.ServerSession, ex *exch
 	if version >= "2026-07-28" {
 		version = "2025-11-25"
 	}
-	s := &bridgeSession{b: b, ss: ss, initial: ex.auth, latest: ex.auth, progress: map[string]*exchange{}}
+	s := &bridgeSession{b: b, ss: ss, initial: ex.auth, latest: ex.auth, progress: map[string]*exchange{}, fwdHost: ex.host, fwdProto: ex.proto}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	ex.sess = s
 	// Not the request's context: a legacy upstream's session stream is
@@ -431,7 +479,7 @@ func (b *Bridge) initialize(ctx context.Context, ss *mcp.ServerSession, ex *exch
 	// DELETE or idleness closes the upstream one; an upstream session
 	// that broke leaves the client session unusable.
 	go func() { _ = ss.Wait(); s.end() }()
-	go func() { _ = cs.Wait(); s.markGone() }()
+	go func() { _ = cs.Wait(); s.upstreamGone() }()
 	return res, nil
 }
 

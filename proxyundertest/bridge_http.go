@@ -137,8 +137,10 @@ type exchange struct {
 	method   string
 	clientID json.RawMessage // the client's JSON-RPC id
 	auth     []string        // the client request's Authorization values
-	hold     *heldWriter     // the held response (nil: none)
-	legacy   *legacyConn     // the legacy stream it came from (nil: none)
+	host     string          // the Host the client addressed, and its scheme
+	proto    string
+	hold     *heldWriter // the held response (nil: none)
+	legacy   *legacyConn // the legacy stream it came from (nil: none)
 
 	decidedCh chan struct{}
 	once      sync.Once
@@ -397,6 +399,12 @@ func (b *Bridge) servePOST(w http.ResponseWriter, r *http.Request, next http.Han
 	}
 	tagged, exs := b.tag(body, r.Header.Values("Authorization"), lc)
 	defer b.forget(exs)
+	for _, ex := range exs {
+		ex.host, ex.proto = r.Host, "http"
+		if r.TLS != nil {
+			ex.proto = "https"
+		}
+	}
 	r2 := r.Clone(r.Context())
 	r2.Body = io.NopCloser(bytes.NewReader(tagged))
 	r2.ContentLength = int64(len(tagged))
@@ -540,7 +548,9 @@ func (b *Bridge) serveGET(w http.ResponseWriter, r *http.Request) {
 		}
 		e.write(w)
 	default:
-		b.streamable.ServeHTTP(w, r)
+		ctx, done := s.holdStream(r.Context())
+		defer done()
+		b.streamable.ServeHTTP(w, r.WithContext(ctx))
 	}
 }
 

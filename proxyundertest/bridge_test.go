@@ -2,6 +2,7 @@ package proxyundertest
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -616,5 +617,61 @@ func TestBridgeForwardsTheUpstreamsOtherPaths(t *testing.T) {
 	}
 	if st, _, _, _ := got.Response(); st != resp.StatusCode {
 		t.Errorf("the upstream answered %d, the client got %d", st, resp.StatusCode)
+	}
+}
+
+// When the upstream session ends behind the bridge's back, the client's
+// GET stream ends too (a listening client would otherwise wait on a stream
+// that can never deliver), and its reconnect gets 404.
+func TestBridgeUpstreamGoneEndsGetStream(t *testing.T) {
+	r := newBridgeRig(t, Options{Roles: []string{"B"}}, nil)
+	ctx := testCtx(t)
+	sid := r.open(ctx, "")
+	up := r.mock.Sessions()[0]
+	get := r.send(ctx, http.MethodGet, sid, "", "")
+	defer get.Body.Close()
+	if get.StatusCode != http.StatusOK {
+		t.Fatalf("GET stream: %d", get.StatusCode)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, r.mock.MCPURL(), nil)
+	req.Header.Set("Mcp-Session-Id", up)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode/100 != 2 {
+		t.Fatalf("deleting the upstream session: %v %v", resp, err)
+	}
+	// Bounded by ctx: the read ends when the bridge ends the stream.
+	if _, err := io.Copy(io.Discard, get.Body); ctx.Err() != nil {
+		t.Fatalf("the client's GET stream is still open after its upstream session ended (%v)", err)
+	}
+	again := r.send(ctx, http.MethodGet, sid, "", "")
+	again.Body.Close()
+	if again.StatusCode != http.StatusNotFound {
+		t.Fatalf("reconnecting the GET stream: %d, want 404", again.StatusCode)
+	}
+}
+
+// Every upstream request carries the Host and scheme the client used, as
+// X-Forwarded-Host and -Proto, like the paths outside MCP the bridge
+// forwards: a server deriving its public URL from them sees one URL.
+func TestBridgeForwardsClientHost(t *testing.T) {
+	r := newBridgeRig(t, Options{Roles: []string{"B"}}, nil)
+	ctx := testCtx(t)
+	mark := r.mock.Journal.Mark()
+	sid := r.open(ctx, "")
+	if resp, _ := r.call(ctx, sid, "", 2, "tools/list", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("tools/list: %d", resp.StatusCode)
+	}
+	host := strings.TrimPrefix(r.srv.URL, "http://")
+	n := 0
+	for _, e := range r.mock.Journal.Since(mark) {
+		if e.Path != mockserver.MCPPath || e.Method != http.MethodPost {
+			continue
+		}
+		n++
+		if got := e.Header.Get("X-Forwarded-Host"); got != host || e.Header.Get("X-Forwarded-Proto") != "http" {
+			t.Errorf("%s %s reached the upstream with X-Forwarded-Host %q, -Proto %q; want %q, http", e.Method, e.RPCMethod, got, e.Header.Get("X-Forwarded-Proto"), host)
+		}
+	}
+	if n < 2 {
+		t.Fatalf("%d upstream POSTs seen, want initialize and tools/list at least", n)
 	}
 }

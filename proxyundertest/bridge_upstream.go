@@ -94,6 +94,10 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	for _, v := range creds(choice) {
 		out.Header.Add("Authorization", v)
 	}
+	if s.fwdHost != "" {
+		out.Header.Set("X-Forwarded-Host", s.fwdHost)
+		out.Header.Set("X-Forwarded-Proto", s.fwdProto)
+	}
 	for _, h := range b.UpstreamRequestHooks {
 		h(out)
 	}
