@@ -137,10 +137,10 @@ type exchange struct {
 	method   string
 	clientID json.RawMessage // the client's JSON-RPC id
 	auth     []string        // the client request's Authorization values
-	host     string          // the Host the client addressed, and its scheme
-	proto    string
-	hold     *heldWriter // the held response (nil: none)
-	legacy   *legacyConn // the legacy stream it came from (nil: none)
+	host     string          // the Host the client addressed
+	proto    string          // and its scheme (http, https)
+	hold     *heldWriter     // the held response (nil: none)
+	legacy   *legacyConn     // the legacy stream it came from (nil: none)
 
 	decidedCh chan struct{}
 	once      sync.Once
