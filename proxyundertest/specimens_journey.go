@@ -69,6 +69,30 @@ func init() {
 		},
 	})
 	Register(Specimen{
+		Name:        "journey-metadata-url-unserved",
+		Description: "rewrites a challenge's resource_metadata on the client-facing origin to a path there that serves nothing",
+		Bug:         "proxies that rebuild the challenge with a metadata path of their own making: a client that follows the spec fetches the named URL, gets 404 and cannot log in (one that guesses the well-known URLs may still get through)",
+		Guards:      []string{"AUTH-JRN-003"},
+		AlsoFails:   []string{"AUTH-HDR-001"},
+		Apply: func(r *Reference) {
+			rm := regexp.MustCompile(`(resource_metadata="?)(https?://[^/"\s,]+)[^"\s,]*`)
+			upstream := r.Upstream.Scheme + "://" + r.Upstream.Host
+			rewriteChallenges(r, func(lines []string) []string {
+				out := make([]string, len(lines))
+				for i, l := range lines {
+					out[i] = rm.ReplaceAllStringFunc(l, func(m string) string {
+						sub := rm.FindStringSubmatch(m)
+						if sub[2] == upstream {
+							return m // what names the upstream's own origin stays
+						}
+						return sub[1] + sub[2] + "/.well-known/oauth-protected-resource/not-served"
+					})
+				}
+				return out
+			})
+		},
+	})
+	Register(Specimen{
 		Name:        "journey-metadata-upstream-resource",
 		Description: "answers the protected-resource metadata URLs itself, advertising the upstream URL it was configured with as the resource",
 		Bug:         "gateways that synthesize RFC 9728 metadata from their own configuration: the resource is the internal upstream URL, and SDK clients refuse it",

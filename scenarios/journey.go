@@ -107,13 +107,13 @@ func init() {
 		Source:      srcPRM,
 		KnownBugs:   []string{"proxies and gateways that route only /mcp: the metadata 404s and the client cannot discover the authorization server"},
 		Rows: []Row{
-			{ID: "named", Title: "the URL the server names in its challenge"},
+			{ID: "named", Title: "the URL named in the challenge the client gets"},
 			// Well-known discovery without a named URL is in the spec from
 			// 2025-11-25; before, servers had to name it in the challenge.
 			{ID: "path-suffixed", Title: "a server with only the path-suffixed well-known URL, none named", Revisions: RevisionRange{Since: Rev20251125}},
 			{ID: "root", Title: "a server with only the root well-known URL, none named", Revisions: RevisionRange{Since: Rev20251125}},
 		},
-		Checks: "GET the metadata URL(s) a client would use, in the spec's order, through the proxy: a 200 application/json document must come back.",
+		Checks: "GET the metadata URL(s) a client would use, through the proxy: named, the resource_metadata of the challenge the client got on initialize; otherwise the well-known URLs in the spec's order. A 200 application/json document must come back.",
 		Run:    checkJourneyMetadataServed,
 	})
 	Define(Scenario{
@@ -276,8 +276,16 @@ func checkJourneyMetadataServed(h *H) {
 		w := h.journeyOn(t, h.caseJourney())
 		urls := metadataURLs(t.MCPURL, "")
 		if h.Row.ID == "named" {
-			suffixed, _ := mockserver.JourneyMetadataURLs(t.MCPURL)
-			urls = []string{suffixed}
+			// The URL the client was given, as a spec-following client
+			// uses it: the challenge that reached it names it.
+			named, skip := w.namedMetadataURL()
+			if skip != "" {
+				if w.proxied() {
+					h.Skip(skip)
+				}
+				return Mismatchf(t.Hop, "a 401 whose Bearer challenge names resource_metadata on a reachable origin", skip)
+			}
+			urls = []string{named}
 		}
 		mark := h.Mock().Journal.Mark()
 		doc, _, tries := w.discover(urls)
@@ -289,6 +297,25 @@ func checkJourneyMetadataServed(h *H) {
 	}
 	h.Control(probe(h.Upstream()))
 	h.Verdict(probe(h.Proxy()))
+}
+
+// namedMetadataURL is the resource_metadata of the challenge a client gets
+// on initialize without a token, or why there is none it could fetch
+// (AUTH-JRN-001 and 002 judge those).
+func (w *walker) namedMetadataURL() (u, why string) {
+	r := w.initializeAs("")
+	ch, ok := bearerChallenge(r)
+	if !ok || r.Status != http.StatusUnauthorized {
+		return "", "no 401 with a Bearer challenge reached the client (" + r.Describe() + "); AUTH-JRN-001 judges that"
+	}
+	u, has := ch.Get("resource_metadata")
+	if !has {
+		return "", "the challenge that reached the client names no resource_metadata; AUTH-JRN-002 judges that"
+	}
+	if _, reachable := w.reach(u); !reachable {
+		return "", "the challenge names resource_metadata=" + u + ", on an origin the client cannot reach; AUTH-JRN-002 judges that"
+	}
+	return u, ""
 }
 
 // ----- AUTH-JRN-004 -----
