@@ -50,7 +50,7 @@ func printableAlready(s string) bool {
 		if c >= 0x80 {
 			// Non-ASCII: decide rune by rune.
 			for _, r := range s[i:] {
-				if r == utf8.RuneError || (r >= 0x80 && r < 0xa0) || printableBidi(r) {
+				if r == utf8.RuneError || (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0) || printableBidi(r) {
 					return false
 				}
 			}

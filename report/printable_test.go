@@ -17,6 +17,9 @@ func TestPrintable(t *testing.T) {
 		{"bad utf8 \xff\xfe", `bad utf8 \xff\xfe`},
 		{"bidi \u202eevil", `bidi \u202eevil`},
 		{"ünïcödé ✅", "ünïcödé ✅"},
+		// Control bytes after non-ASCII text (an observed value in «…»).
+		{"«bad\x00token»", `«bad\x00token»`},
+		{"✅ a\rb\x1b[2J\x7f", `✅ a\x0db\x1b[2J\x7f`},
 	} {
 		if got := Printable(tc.in); got != tc.want {
 			t.Errorf("Printable(%q) = %q, want %q", tc.in, got, tc.want)
