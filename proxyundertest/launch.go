@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mcpconform/mcpconform/report"
 )
 
 // Placeholders a --proxy-cmd template (and a --proxy URL next to it) may
@@ -109,7 +111,9 @@ func (l *Launched) LogTail(n int) string {
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	return strings.Join(lines, "\n")
+	// The proxy's bytes reach a terminal: escape controls (a stray ESC
+	// sequence can clear it or retitle it).
+	return report.Printable(strings.Join(lines, "\n"))
 }
 
 // Pid is the process (and process group) id.

@@ -424,3 +424,22 @@ func TestReportCommand(t *testing.T) {
 		t.Errorf("no output named: exit %d", code)
 	}
 }
+
+// What a run prints is redacted like its reports, and a launched proxy's
+// output reaches the terminal with its control bytes escaped.
+func TestConsoleRedactsAndEscapes(t *testing.T) {
+	const key = "SECRETKEY-4711"
+	var out bytes.Buffer
+	code := execute([]string{"run", "--role", "K", "--api-key", key, "--upstream", "127.0.0.1:0",
+		"--proxy-cmd", `echo "starting with key {api_key}"; printf 'boot\033[2J\n'; exit 1`,
+		"--proxy", "http://127.0.0.1:{port}/mcp?api_key={api_key}"}, &out, &out)
+	if code != exitUnreachable {
+		t.Errorf("exit %d, want %d", code, exitUnreachable)
+	}
+	if strings.Contains(out.String(), key) {
+		t.Errorf("the API key is on the console:\n%s", out.String())
+	}
+	if strings.ContainsRune(out.String(), 0x1b) || !strings.Contains(out.String(), `boot\x1b[2J`) {
+		t.Errorf("the proxy's output is not escaped:\n%q", out.String())
+	}
+}

@@ -57,7 +57,7 @@ const (
 func newConsole(w io.Writer, verbose bool, baseline *Baseline) *console {
 	c := &console{w: w, verbose: verbose, baseline: baseline, causes: map[string]bool{},
 		folded: map[report.Outcome]int{}, stop: make(chan struct{})}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
+	if f, ok := w.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
 		c.tty = true
 		c.color = os.Getenv("NO_COLOR") == ""
 	}

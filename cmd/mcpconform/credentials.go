@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/mcpconform/mcpconform/mockserver"
 	"github.com/mcpconform/mcpconform/proxyundertest"
@@ -118,4 +119,49 @@ func cleanOut(dir string) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// consoleRedactor redacts the run's secrets from what it prints: the
+// proxy's URL (a key in its query), the launched proxy's output, a body the
+// preflight quotes. The reports are redacted separately (publicCopy).
+type consoleRedactor struct {
+	mu      sync.Mutex
+	secrets []string
+}
+
+// add registers secrets known only later in the run (the AS credentials).
+func (c *consoleRedactor) add(secrets ...string) {
+	c.mu.Lock()
+	c.secrets = append(c.secrets, secrets...)
+	c.mu.Unlock()
+}
+
+func (c *consoleRedactor) text(s string) string {
+	c.mu.Lock()
+	secrets := c.secrets
+	c.mu.Unlock()
+	return redactText(s, secrets)
+}
+
+// writer wraps w; writes are console lines, each redacted whole.
+func (c *consoleRedactor) writer(w io.Writer) io.Writer { return &redactingWriter{w: w, c: c} }
+
+type redactingWriter struct {
+	w io.Writer
+	c *consoleRedactor
+}
+
+func (r *redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, r.c.text(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Fd is the wrapped file's, so the console still knows a terminal.
+func (r *redactingWriter) Fd() uintptr {
+	if f, ok := r.w.(interface{ Fd() uintptr }); ok {
+		return f.Fd()
+	}
+	return ^uintptr(0)
 }

@@ -204,7 +204,7 @@ func (r *replayer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	key := replayKey(req.Method, req.URL.Path, string(body))
 	e, n, of := r.take(key)
 	if e == nil {
-		fmt.Fprintf(r.log, "replay: %s — nothing recorded for it in %s: 404\n", strings.TrimSpace(key), r.caseID)
+		fmt.Fprintf(r.log, "replay: %s — nothing recorded for it in %s: 404\n", report.PrintableOneLine(strings.TrimSpace(key)), r.caseID)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)
 		msg, _ := json.Marshal(fmt.Sprintf("mcpconform replay: no answer recorded for %s in %s", strings.TrimSpace(key), r.caseID))
@@ -216,7 +216,7 @@ func (r *replayer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if resp != nil {
 		status = strconv.Itoa(resp.Status)
 	}
-	fmt.Fprintf(r.log, "replay: %s — recorded answer %d of %d: %s\n", strings.TrimSpace(key), n, of, status)
+	fmt.Fprintf(r.log, "replay: %s — recorded answer %d of %d: %s\n", report.PrintableOneLine(strings.TrimSpace(key)), n, of, status)
 	switch {
 	case resp == nil:
 		r.holdOpen(req.Context())

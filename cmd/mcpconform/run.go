@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,6 +30,9 @@ import (
 
 // runOptions are the flags of `mcpconform run`.
 type runOptions struct {
+	// redactor takes the run's secrets out of what it prints.
+	redactor consoleRedactor
+
 	proxy        string
 	proxySSE     string
 	specVersion  string
@@ -140,7 +144,12 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 				return o.runEveryRevision(cmd, stdout, stderr)
 			}
 			o.specVersion = rev
-			return o.run(stdout, stderr)
+			// The error is printed by the caller: redacted like the console.
+			err = o.run(stdout, stderr)
+			if ee, ok := err.(*exitError); ok && ee.err != nil {
+				ee.err = errors.New(o.redactor.text(ee.err.Error()))
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -284,6 +293,10 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	if o.name != "" {
 		run.Proxy.Name, run.Proxy.Version = o.name, ""
 	}
+	if !o.unredacted {
+		o.redactor.add(o.secrets(hdr)...)
+		stdout, stderr = o.redactor.writer(stdout), o.redactor.writer(stderr)
+	}
 	con := newConsole(stdout, o.verbose, baseline)
 	defer con.close()
 	var (
@@ -323,6 +336,9 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		mu.Lock()
 		secrets = append(secrets, popt.ClientSecret, popt.RefreshToken)
 		mu.Unlock()
+		if !o.unredacted {
+			o.redactor.add(popt.ClientSecret, popt.RefreshToken)
+		}
 		spec := o.proxy
 		var values map[string]string // launch placeholders, once known
 		if o.proxyCmd != "" {
