@@ -91,7 +91,23 @@ var runOutputs = []string{"results.json", "junit.xml", "summary.md", "report.htm
 // cleanOut removes the outputs of an earlier run from dir and says how many
 // it removed. Other files are left alone; har/ is removed only when it
 // holds nothing but .har files and the browser's .png screenshots.
+//
+// It removes them only from a folder an earlier run wrote, known by its
+// results.json: files of those names in any other folder are the user's,
+// and the run refuses to overwrite them.
 func cleanOut(dir string) (int, error) {
+	var present []string
+	for _, name := range runOutputs {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			present = append(present, name)
+		}
+	}
+	if len(present) == 0 {
+		return 0, nil
+	}
+	if r, err := report.ReadJSONFile(filepath.Join(dir, "results.json")); err != nil || r.Tool.Name != "mcpconform" {
+		return 0, fmt.Errorf("%s holds %s but no results.json of an earlier mcpconform run: not removing or overwriting them (choose an empty --out)", dir, strings.Join(present, ", "))
+	}
 	n := 0
 	for _, name := range runOutputs {
 		p := filepath.Join(dir, name)

@@ -92,3 +92,26 @@ func mustJSON(t *testing.T, cr childRun) []byte {
 	}
 	return data
 }
+
+// A folder that no earlier run wrote (no results.json of mcpconform) keeps
+// what is in it: files named like a run's outputs are the user's, and the
+// run refuses, with a usage error, rather than remove or overwrite them.
+func TestCleanOutLeavesTheUsersFiles(t *testing.T) {
+	dir := t.TempDir()
+	mine := map[string]string{"credentials.env": "DATABASE_PASSWORD=hunter2\n", "summary.md": "# my notes\n"}
+	for name, data := range mine {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stderr bytes.Buffer
+	code := execute([]string{"run", "--proxy", "builtin:reference", "--label-filter", "VER-001", "--upstream", "127.0.0.1:0", "--out", dir}, io.Discard, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), "no results.json of an earlier mcpconform run") {
+		t.Errorf("exit %d, want %d with the reason:\n%s", code, exitUsage, stderr.String())
+	}
+	for name, data := range mine {
+		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != data {
+			t.Errorf("%s: %q, %v; want the user's file untouched", name, got, err)
+		}
+	}
+}
