@@ -59,7 +59,11 @@ type Config struct {
 	Capabilities map[string]bool // "cors", ...
 	LabelFilter  string
 	Focus        []string
-	FailFast     bool
+	// FailFast stops the run at the first case that fails or errs (after
+	// Strict), unless Accepted says the baseline expects it; the rest end
+	// not-run. Infos and warnings never stop it.
+	FailFast bool
+	Accepted func(report.Case) bool
 	// Strict makes a broken SHOULD (warn) a failure, as each case ends.
 	Strict bool
 	// Timeout bounds each scenario; SuiteTimeout the whole run.
@@ -122,6 +126,8 @@ type runState struct {
 	// proxy timed out: a hung proxy would otherwise cost one full timeout
 	// per remaining case.
 	unanswered int
+	// stopAt is the case that stopped the run under --fail-fast.
+	stopAt string
 	// roleSeen is set once the first session through the proxy has been
 	// compared with what reached the upstream (observeRole).
 	roleSeen bool
@@ -225,7 +231,6 @@ func Run(cfg Config) ([]report.Case, error) {
 	suiteCfg, repCfg := ginkgo.GinkgoConfiguration()
 	suiteCfg.LabelFilter = cfg.LabelFilter
 	suiteCfg.FocusStrings = cfg.Focus
-	suiteCfg.FailFast = cfg.FailFast
 	suiteCfg.Timeout = cfg.SuiteTimeout
 	suiteCfg.GracePeriod = 5 * time.Second
 	suiteCfg.RandomizeAllSpecs = false
@@ -401,6 +406,10 @@ func (st *runState) runCase(ctx context.Context, s *Scenario, row *Row, id, titl
 	if st.setupErr != nil {
 		st.notRunAfterSetup(c)
 	}
+	if at := st.failedFast(); at != "" {
+		c.Reason = "not run: --fail-fast stopped the run after " + at + " failed"
+		ginkgo.Skip(c.Reason)
+	}
 	if ok, why := s.AppliesTo(st.cfg.Roles); !ok {
 		h.Skip(why)
 	}
@@ -427,6 +436,13 @@ func (st *runState) runCase(ctx context.Context, s *Scenario, row *Row, id, titl
 	defer st.blameExit(c)
 	defer st.env.Mock.Disarm()
 	s.Run(h)
+}
+
+// failedFast is the case that stopped the run under --fail-fast, or "".
+func (st *runState) failedFast() string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.stopAt
 }
 
 // finish converts a finished spec into a Case and hands it on.
@@ -469,6 +485,10 @@ func (st *runState) finish(sr types.SpecReport) {
 	st.countUnanswered(c)
 	st.mu.Lock()
 	st.cases = append(st.cases, *c)
+	if st.cfg.FailFast && st.stopAt == "" && (c.Outcome == report.Fail || c.Outcome == report.Error) &&
+		(st.cfg.Accepted == nil || !st.cfg.Accepted(*c)) {
+		st.stopAt = c.ID
+	}
 	st.mu.Unlock()
 	st.progress(c)
 	if st.cfg.OnCase != nil {

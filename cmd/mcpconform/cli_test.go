@@ -443,3 +443,46 @@ func TestConsoleRedactsAndEscapes(t *testing.T) {
 		t.Errorf("the proxy's output is not escaped:\n%q", out.String())
 	}
 }
+
+// --fail-fast stops at the first failure, and only at a failure: not at an
+// info or a warning, not at a failure the baseline accepts. What follows
+// the stop is not-run, and the exit code is the failure's.
+func TestFailFast(t *testing.T) {
+	dir := t.TempDir()
+	bl := filepath.Join(dir, "baseline.yml")
+	if err := os.WriteFile(bl, []byte("expected-failures:\n  - id: AUTH-HDR-001\n    reason: known\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		code    int
+		stopper string // scenario of the case the run stops after ("": none)
+	}{
+		// An info (AUTH-JRN-004/upstream-url) and no failure.
+		{"reference", []string{"--proxy", "builtin:reference"}, exitOK, ""},
+		// A warning only (RES-004 below 2026-07-28).
+		{"warning", []string{"--proxy", "builtin:no-disconnect-propagation", "--label-filter", "RES-004 || SESS-001 || VER-001"}, exitOK, ""},
+		{"failure", []string{"--proxy", "builtin:strip-auth-params"}, exitFail, "AUTH-HDR-001"},
+		{"accepted", []string{"--proxy", "builtin:strip-auth-params", "--baseline", bl}, exitFail, "AUTH-HDR-012"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cr := runChild(t, 2*time.Minute, append([]string{"run", "--fail-fast"}, tc.args...)...)
+			if cr.code != tc.code {
+				t.Fatalf("exit %d, want %d:\n%s", cr.code, tc.code, cr.output)
+			}
+			stopped := ""
+			for _, c := range cr.run.Cases {
+				if tc.stopper == "" && c.Outcome == report.NotRun {
+					t.Errorf("%s not run (%s) though nothing failed", c.ID, c.Reason)
+				}
+				if c.Outcome == report.NotRun && strings.Contains(c.Reason, "--fail-fast stopped the run after ") {
+					stopped = strings.TrimSuffix(strings.TrimPrefix(c.Reason, "not run: --fail-fast stopped the run after "), " failed")
+				}
+			}
+			if sc, _, _ := strings.Cut(stopped, "/"); sc != tc.stopper {
+				t.Errorf("stopped after %q, want a case of %q", stopped, tc.stopper)
+			}
+		})
+	}
+}

@@ -501,6 +501,13 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		LabelFilter:  o.labelFilter,
 		Focus:        o.focus,
 		FailFast:     o.failFast,
+		Accepted: func(c report.Case) bool {
+			if baseline == nil || c.Outcome != report.Fail {
+				return false
+			}
+			_, ok := baseline.entryFor(&c)
+			return ok
+		},
 		Strict:       o.strict,
 		Timeout:      o.timeout,
 		SuiteTimeout: o.suiteTimeout,
