@@ -486,3 +486,42 @@ func TestFailFast(t *testing.T) {
 		})
 	}
 }
+
+// Ctrl-C while a launched proxy is starting is an interrupted run (exit 2),
+// not an unreachable proxy (exit 3).
+func TestInterruptWhileLaunching(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := childCommand(ctx, "run", "--proxy-cmd", "exec sleep 30", "--upstream", "127.0.0.1:0", "--out", t.TempDir())
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	var out bytes.Buffer
+	rd := bufio.NewReader(io.TeeReader(pr, &out))
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no launch line: %v\n%s", err, out.String())
+		}
+		if strings.HasPrefix(line, "launching proxy") {
+			break
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	_, _ = io.Copy(&out, pr)
+	err = cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if ctx.Err() != nil || code != exitUsage {
+		t.Fatalf("exit %d after Ctrl-C during the launch, want %d:\n%s", code, exitUsage, out.String())
+	}
+}

@@ -373,6 +373,10 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			wctx, cancel := context.WithTimeout(ctx, o.launchTimeout)
 			err = l.WaitReady(wctx, u.Host)
 			cancel()
+			if err != nil && ctx.Err() != nil {
+				// Ctrl-C while the proxy starts: an interrupted run.
+				return nil, errors.New("interrupted while the launched proxy was starting")
+			}
 			if err != nil {
 				// The log goes into the final message once, not into every case.
 				mu.Lock()
