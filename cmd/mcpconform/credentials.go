@@ -29,10 +29,12 @@ func (o *runOptions) mockOptions(roles []scenarios.Role) mockserver.Options {
 // The same values feed the {token_url} {client_id} {client_secret}
 // {refresh_token} {resource} launch placeholders. In a role I run they are
 // also written to credentials.env (in --out, else a private temporary
-// file), for a proxy configured by hand; the secrets are never printed.
-func authzCredentials(w io.Writer, m *mockserver.Mock, popt *proxyundertest.Options, out string, injector bool) error {
+// file, returned as tmp for the run to remove when it ends: the values are
+// good for this run only), for a proxy configured by hand; the secrets are
+// never printed.
+func authzCredentials(w io.Writer, m *mockserver.Mock, popt *proxyundertest.Options, out string, injector bool) (tmp string, err error) {
 	if m.Authz == nil {
-		return nil
+		return "", nil
 	}
 	popt.TokenURL = m.Authz.TokenURL()
 	popt.ClientID = mockserver.AuthzClientID
@@ -40,7 +42,7 @@ func authzCredentials(w io.Writer, m *mockserver.Mock, popt *proxyundertest.Opti
 	popt.RefreshToken = m.Authz.InitialRefreshToken()
 	popt.Resource = m.MCPURL()
 	if !injector {
-		return nil
+		return "", nil
 	}
 	env := fmt.Sprintf("MCPCONFORM_TOKEN_URL=%s\nMCPCONFORM_CLIENT_ID=%s\nMCPCONFORM_CLIENT_SECRET=%s\nMCPCONFORM_REFRESH_TOKEN=%s\nMCPCONFORM_RESOURCE=%s\n",
 		popt.TokenURL, popt.ClientID, popt.ClientSecret, popt.RefreshToken, popt.Resource)
@@ -49,12 +51,12 @@ func authzCredentials(w io.Writer, m *mockserver.Mock, popt *proxyundertest.Opti
 	if out != "" {
 		path = filepath.Join(out, "credentials.env")
 		if err := os.WriteFile(path, []byte(env), 0o600); err != nil {
-			return fmt.Errorf("writing %s: %w", path, err)
+			return "", fmt.Errorf("writing %s: %w", path, err)
 		}
 	} else {
 		f, err := os.CreateTemp("", "mcpconform-credentials-*.env")
 		if err != nil {
-			return err
+			return "", err
 		}
 		path = f.Name()
 		_, err = f.WriteString(env)
@@ -62,11 +64,13 @@ func authzCredentials(w io.Writer, m *mockserver.Mock, popt *proxyundertest.Opti
 			err = cerr
 		}
 		if err != nil {
-			return fmt.Errorf("writing %s: %w", path, err)
+			os.Remove(path)
+			return "", fmt.Errorf("writing %s: %w", path, err)
 		}
+		tmp = path
 	}
 	fmt.Fprintf(w, "proxy credentials (role I: client secret, refresh token; valid for this run only) in %s\n", path)
-	return nil
+	return tmp, nil
 }
 
 // redactText replaces every secret (4 bytes or more) in s by its report

@@ -307,7 +307,15 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		setupCode   = exitOK
 		mu          sync.Mutex
 		unreachable error
+		credFile    string // credentials.env in a temporary file: removed at the end
 	)
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if credFile != "" {
+			os.Remove(credFile)
+		}
+	}()
 	secrets := o.secrets(hdr)
 	stopLaunched := func() {
 		mu.Lock()
@@ -327,9 +335,15 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		run.Upstream = m.MCPURL()
 		fmt.Fprintf(stdout, "mock upstream   %s  (legacy SSE %s)\n", m.MCPURL(), m.SSEURL())
 		popt := o.proxyOptions(roles)
-		if err := authzCredentials(stdout, m, &popt, o.out, hasRole(roles, scenarios.RoleI)); err != nil {
+		credTmp, err := authzCredentials(stdout, m, &popt, o.out, hasRole(roles, scenarios.RoleI))
+		if err != nil {
 			setupCode = exitUsage
 			return nil, err
+		}
+		if credTmp != "" {
+			mu.Lock()
+			credFile = credTmp
+			mu.Unlock()
 		}
 		// The AS credentials exist only now, after secrets was built: the
 		// reports (launch line, proxy log) must not show them either.
