@@ -525,3 +525,56 @@ func TestInterruptWhileLaunching(t *testing.T) {
 		t.Fatalf("exit %d after Ctrl-C during the launch, want %d:\n%s", code, exitUsage, out.String())
 	}
 }
+
+// Ctrl-C during `--spec-version all`: the running revision's child stops
+// and writes its reports, the later revisions are not run, the side-by-side
+// page is still written, and the exit code says interrupted.
+func TestInterruptEveryRevision(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out := t.TempDir()
+	cmd := childCommand(ctx, "run", "--proxy", "builtin:reference", "--spec-version", "all", "--upstream", "127.0.0.1:0", "--out", out)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	var buf bytes.Buffer
+	rd := bufio.NewReader(io.TeeReader(pr, &buf))
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			_ = cmd.Process.Kill()
+			t.Fatalf("the first revision ran no case: %v\n%s", err, buf.String())
+		}
+		if strings.HasPrefix(line, "PASS  ") { // a case of the first revision
+			break
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	_, _ = io.Copy(&buf, pr)
+	err = cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if ctx.Err() != nil || code != exitUsage {
+		t.Fatalf("exit %d after Ctrl-C, want %d:\n%s", code, exitUsage, buf.String())
+	}
+	first := scenarios.Revisions[0]
+	if r, err := report.ReadJSONFile(filepath.Join(out, first, "results.json")); err != nil || !r.Interrupted {
+		t.Errorf("the interrupted revision's results.json: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "report.html")); err != nil {
+		t.Errorf("no side-by-side page: %v", err)
+	}
+	for _, rev := range scenarios.Revisions[1:] {
+		if !strings.Contains(buf.String(), "== MCP "+rev+": not run (interrupted)") {
+			t.Errorf("revision %s not reported as not run:\n%s", rev, buf.String())
+		}
+	}
+}

@@ -5,8 +5,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -51,7 +54,44 @@ func (o *runOptions) runEveryRevision(cmd *cobra.Command, stdout, stderr io.Writ
 	base := flagsAsArgs(cmd.Flags(), "spec-version", "out")
 	worst := exitOK
 	var runs []*report.Run
+	// Ctrl-C reaches the parent only (each child has its own process
+	// group), which hands it on once to the running child: that run writes
+	// its reports, the loop stops, and the side-by-side page is still
+	// written for the revisions that ran.
+	var (
+		mu          sync.Mutex
+		current     *exec.Cmd
+		interrupted bool
+	)
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	sigDone := make(chan struct{})
+	defer close(sigDone)
+	go func() {
+		for {
+			select {
+			case sig := <-sigc:
+				mu.Lock()
+				interrupted = true
+				if current != nil && current.Process != nil {
+					_ = current.Process.Signal(sig)
+				}
+				mu.Unlock()
+			case <-sigDone:
+				return
+			}
+		}
+	}()
 	for _, rev := range scenarios.Revisions {
+		mu.Lock()
+		stop := interrupted
+		mu.Unlock()
+		if stop {
+			worst = worseExit(worst, exitUsage)
+			fmt.Fprintf(stdout, "\n== MCP %s: not run (interrupted)\n", rev)
+			continue
+		}
 		fmt.Fprintf(stdout, "\n== MCP %s\n", rev)
 		args := append([]string{"run"}, base...)
 		args = append(args, "--spec-version", rev)
@@ -65,19 +105,39 @@ func (o *runOptions) runEveryRevision(cmd *cobra.Command, stdout, stderr io.Writ
 			return &exitError{code: exitUsage, err: err}
 		}
 		c.Stdout, c.Stderr = stdout, stderr
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		mu.Lock()
+		err = c.Start()
+		if err == nil {
+			current = c
+		}
+		mu.Unlock()
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("run for %s: %v", rev, err)}
+		}
 		code := exitOK
-		if err := c.Run(); err != nil {
+		if err := c.Wait(); err != nil {
 			ee, ok := err.(*exec.ExitError)
 			if !ok {
 				return &exitError{code: exitUsage, err: fmt.Errorf("run for %s: %v", rev, err)}
 			}
 			code = ee.ExitCode()
 		}
+		mu.Lock()
+		current = nil
+		mu.Unlock()
 		worst = worseExit(worst, code)
+		var ran *report.Run
 		if out != "" {
 			if r, err := report.ReadJSONFile(filepath.Join(out, "results.json")); err == nil {
+				ran = r
 				runs = append(runs, r)
 			}
+		}
+		if code == exitUsage && ran == nil {
+			// A usage error (said by the child) is the same for every
+			// revision: once is enough.
+			break
 		}
 	}
 	if o.out != "" && len(runs) > 0 {
