@@ -572,6 +572,9 @@ func TestInterruptEveryRevision(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "report.html")); err != nil {
 		t.Errorf("no side-by-side page: %v", err)
 	}
+	if !strings.Contains(buf.String(), "INTERRUPTED  builtin:reference") {
+		t.Errorf("the interrupted revision's verdict line does not say so:\n%s", buf.String())
+	}
 	for _, rev := range scenarios.Revisions[1:] {
 		if !strings.Contains(buf.String(), "== MCP "+rev+": not run (interrupted)") {
 			t.Errorf("revision %s not reported as not run:\n%s", rev, buf.String())
