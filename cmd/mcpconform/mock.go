@@ -116,7 +116,7 @@ func serveReplay(ctx context.Context, stdout, stderr io.Writer, addr, path, id, 
 	origin := ""
 	if proxy != "" {
 		if strings.HasPrefix(proxy, proxyundertest.BuiltinPrefix) {
-			popt := proxyundertest.Options{Roles: run.Proxy.Roles, APIKey: randomAPIKey()}
+			popt := proxyundertest.Options{Roles: run.Proxy.Roles, APIKey: recordedAPIKey(c)}
 			if s, ok := proxyundertest.Lookup(strings.TrimPrefix(proxy, proxyundertest.BuiltinPrefix)); ok {
 				// results.json does not keep --cors; a specimen that needs it
 				// says so in its run arguments.
@@ -161,4 +161,22 @@ func serveReplay(ctx context.Context, stdout, stderr io.Writer, addr, path, id, 
 	fmt.Fprintln(stdout, "Ctrl-C stops")
 	<-ctx.Done()
 	return nil
+}
+
+// recordedAPIKey is the API key the case's requests carried (role K): the
+// built-in started in front of the replay expects the same one, so the
+// recorded curl lines get through its gate. A redacted or absent key gives
+// a fresh one (the replay says what it cannot reproduce).
+func recordedAPIKey(c *report.Case) string {
+	for _, ex := range c.Exchanges {
+		if ex.Hop != report.HopClientProxy {
+			continue
+		}
+		for _, h := range ex.Request.Headers {
+			if strings.EqualFold(h.Name, "X-API-Key") && h.Value != "" && !strings.HasPrefix(h.Value, "<redacted") {
+				return h.Value
+			}
+		}
+	}
+	return randomAPIKey()
 }

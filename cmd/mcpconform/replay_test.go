@@ -65,6 +65,14 @@ func TestReplayReproducesEachArea(t *testing.T) {
 			}
 			return ""
 		}},
+		// The built-in in front of the replay expects the run's key, so
+		// the recorded requests get through its gate as in the run.
+		{"apikey-key", "apikey-forwarded-upstream", "APIKEY-006", []string{"--role", "K"}, func(out string) string {
+			if !strings.HasPrefix(strings.TrimSpace(out), "HTTP/1.1 200") {
+				return "the recorded requests carry the run's key: the gate in front of the replay should let them through"
+			}
+			return ""
+		}},
 		{"apikey", "apikey-401-without-challenge", "APIKEY-002", []string{"--role", "K"}, func(out string) string {
 			if !strings.Contains(out, "HTTP/1.1 401") || strings.Contains(strings.ToLower(out), "www-authenticate") {
 				return "the gate's 401 should come without a challenge"
