@@ -581,3 +581,15 @@ func TestInterruptEveryRevision(t *testing.T) {
 		}
 	}
 }
+
+// `list --scenarios` honours the filters: the scenarios of the selected cases.
+func TestListScenariosFiltered(t *testing.T) {
+	var out bytes.Buffer
+	if code := execute([]string{"list", "--scenarios", "--label-filter", "SESS-001 || VER-001"}, &out, io.Discard); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "SESS-001 ") && !strings.HasPrefix(lines[2], "SESS-001 ") {
+		t.Errorf("want the header, SESS-001 and VER-001:\n%s", out.String())
+	}
+}

@@ -62,7 +62,22 @@ as they would for run (Ginkgo dry run). --builtins lists the built-in proxies in
 			}
 			fmt.Fprintf(tw, "ID\t%s\tAREA\tROLES\tTITLE\n", levelCol)
 			if scenOnly {
+				// With a filter: the scenarios of the cases it selects.
+				var picked map[string]bool
+				if labelFilter != "" || len(focus) > 0 {
+					infos, err := scenarios.Preview(scenarios.Config{LabelFilter: labelFilter, Focus: focus})
+					if err != nil {
+						return usageErr("%v", err)
+					}
+					picked = map[string]bool{}
+					for _, ci := range infos {
+						picked[ci.Scenario.ID] = true
+					}
+				}
 				for _, s := range scenarios.All() {
+					if picked != nil && !picked[s.ID] {
+						continue
+					}
 					if l := level(s, nil); l != "" {
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, l, s.Area, roles(s.Roles), s.Title)
 					}
