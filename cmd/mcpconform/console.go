@@ -286,6 +286,8 @@ func (c *console) summary(run *report.Run, out string, failFast bool) {
 		verdict, color = "ERROR", "\x1b[1;35m"
 	} else if len(run.Cases) > 0 && run.Counts[report.NotRun] == len(run.Cases) {
 		verdict, color = "NOT RUN", "\x1b[1;35m" // stopped before its cases: no verdict on the proxy
+	} else if len(run.Cases) > 0 && run.Counts[report.Skip] == len(run.Cases) {
+		verdict, color = "NOTHING JUDGED", "\x1b[1;35m" // every case skipped: exit 2
 	} else if run.Interrupted {
 		verdict, color = "INTERRUPTED", "\x1b[1;35m" // what ran passed; the rest was not judged (exit 2)
 	}

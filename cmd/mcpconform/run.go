@@ -612,6 +612,10 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		return &exitError{code: exitUnreachable, err: fmt.Errorf("the launched proxy exited during the run: %v", proxyDied)}
 	case run.Failed(o.strict):
 		return &exitError{code: exitFail}
+	case len(run.Cases) > 0 && run.Counts[report.Skip] == len(run.Cases):
+		// A gate that judged nothing must not read as green: the filter
+		// picked only cases that do not apply to what the run declared.
+		return &exitError{code: exitUsage, err: fmt.Errorf("no case was judged: all %d selected cases were skipped as not applicable (the reasons are above: check --role, --cors and the filter)", len(run.Cases))}
 	case run.Counts[report.Error] > 0:
 		return &exitError{code: exitUsage, err: fmt.Errorf("%d case(s) could not be judged (harness errors)", run.Counts[report.Error])}
 	case run.Interrupted:

@@ -96,3 +96,14 @@ func TestSelectMatchesGinkgo(t *testing.T) {
 		}
 	}
 }
+
+// A run whose every selected case skipped judged nothing: not a green gate
+// (a CI job filtering on cors without --cors would pass forever).
+func TestNothingJudgedIsNotGreen(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := execute([]string{"run", "--proxy", "builtin:reference", "--label-filter", "cors", "--upstream", "127.0.0.1:0"}, &stdout, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), "no case was judged: all 6 selected cases were skipped") ||
+		!strings.Contains(stdout.String(), "NOTHING JUDGED  builtin:reference") {
+		t.Errorf("exit %d, want %d saying nothing was judged:\n%s\n%s", code, exitUsage, stdout.String(), stderr.String())
+	}
+}
