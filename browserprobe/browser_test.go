@@ -82,7 +82,10 @@ func (p policy) server(t *testing.T) *httptest.Server {
 			for i := range 3 {
 				fmt.Fprintf(w, "id: %d\ndata: {\"n\":%d}\n\n", i, i)
 				fl.Flush()
-				time.Sleep(30 * time.Millisecond)
+				// 150 ms apart: the first and last event stay in
+				// separate reads even on a loaded machine (at 30 ms
+				// Chromium once got all three in one read there).
+				time.Sleep(150 * time.Millisecond)
 			}
 		case http.MethodDelete:
 			w.WriteHeader(http.StatusNoContent)

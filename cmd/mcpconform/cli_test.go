@@ -429,10 +429,18 @@ func TestReportCommand(t *testing.T) {
 // output reaches the terminal with its control bytes escaped.
 func TestConsoleRedactsAndEscapes(t *testing.T) {
 	const key = "SECRETKEY-4711"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A child: a run builds the catalogue's spec tree once per process.
 	var out bytes.Buffer
-	code := execute([]string{"run", "--role", "K", "--api-key", key, "--upstream", "127.0.0.1:0",
+	cmd := childCommand(ctx, "run", "--role", "K", "--api-key", key, "--upstream", "127.0.0.1:0",
 		"--proxy-cmd", `echo "starting with key {api_key}"; printf 'boot\033[2J\n'; exit 1`,
-		"--proxy", "http://127.0.0.1:{port}/mcp?api_key={api_key}"}, &out, &out)
+		"--proxy", "http://127.0.0.1:{port}/mcp?api_key={api_key}")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	code := 0
+	if ee, ok := cmd.Run().(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
 	if code != exitUnreachable {
 		t.Errorf("exit %d, want %d", code, exitUnreachable)
 	}
@@ -584,10 +592,14 @@ func TestInterruptEveryRevision(t *testing.T) {
 
 // `list --scenarios` honours the filters: the scenarios of the selected cases.
 func TestListScenariosFiltered(t *testing.T) {
-	var out bytes.Buffer
-	if code := execute([]string{"list", "--scenarios", "--label-filter", "SESS-001 || VER-001"}, &out, io.Discard); code != 0 {
-		t.Fatalf("exit %d", code)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A child: the filter builds the catalogue's spec tree, once per process.
+	b, err := childCommand(ctx, "list", "--scenarios", "--label-filter", "SESS-001 || VER-001").Output()
+	if err != nil {
+		t.Fatalf("%v", err)
 	}
+	out := bytes.NewBuffer(b)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[1], "SESS-001 ") && !strings.HasPrefix(lines[2], "SESS-001 ") {
 		t.Errorf("want the header, SESS-001 and VER-001:\n%s", out.String())

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -100,8 +101,16 @@ func TestSelectMatchesGinkgo(t *testing.T) {
 // A run whose every selected case skipped judged nothing: not a green gate
 // (a CI job filtering on cors without --cors would pass forever).
 func TestNothingJudgedIsNotGreen(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A child: a run builds the catalogue's spec tree once per process.
 	var stdout, stderr bytes.Buffer
-	code := execute([]string{"run", "--proxy", "builtin:reference", "--label-filter", "cors", "--upstream", "127.0.0.1:0"}, &stdout, &stderr)
+	cmd := childCommand(ctx, "run", "--proxy", "builtin:reference", "--label-filter", "cors", "--upstream", "127.0.0.1:0")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	code := 0
+	if ee, ok := cmd.Run().(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
 	if code != exitUsage || !strings.Contains(stderr.String(), "no case was judged: all 6 selected cases were skipped") ||
 		!strings.Contains(stdout.String(), "NOTHING JUDGED  builtin:reference") {
 		t.Errorf("exit %d, want %d saying nothing was judged:\n%s\n%s", code, exitUsage, stdout.String(), stderr.String())
