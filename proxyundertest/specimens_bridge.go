@@ -136,6 +136,18 @@ func init() {
 		},
 	})
 	Register(Specimen{
+		Name:        "bridge-drops-resource-updates",
+		Description: "relays what belongs to a client request (progress, the result) but drops notifications/resources/updated, which the upstream sends unprompted on its standalone stream",
+		Bug:         "bridges that only forward request/response traffic: a subscribed client never hears of a change (its GET stream stays silent)",
+		Guards:      []string{"SSE-STREAM-001", "SSE-STREAM-002"},
+		RunArgs:     roleB,
+		Bridge: func(b *Bridge) {
+			b.NotificationHooks = append(b.NotificationHooks, func(n *RelayedNotification) {
+				n.Drop = n.Drop || n.Method == "notifications/resources/updated"
+			})
+		},
+	})
+	Register(Specimen{
 		Name: "bridge-progress-on-get-stream",
 		Description: "relays notifications/progress on the session's standalone GET stream instead of the call's POST stream " +
 			"(a client without a GET stream never sees them; with one, they arrive unrelated to the call)",
