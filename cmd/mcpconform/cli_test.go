@@ -495,12 +495,12 @@ func TestFailFast(t *testing.T) {
 	}
 }
 
-// Ctrl-C while a launched proxy is starting is an interrupted run (exit 2),
-// not an unreachable proxy (exit 3).
-func TestInterruptWhileLaunching(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := childCommand(ctx, "run", "--proxy-cmd", "exec sleep 30", "--upstream", "127.0.0.1:0", "--out", t.TempDir())
+// interruptAt runs the CLI in a child, sends it SIGINT once a line of its
+// output starts with prefix, and returns its exit code and output. It
+// fails the test if no such line comes or the child outlives ctx.
+func interruptAt(t *testing.T, ctx context.Context, prefix string, args ...string) (int, string) {
+	t.Helper()
+	cmd := childCommand(ctx, args...)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -516,21 +516,33 @@ func TestInterruptWhileLaunching(t *testing.T) {
 		line, err := rd.ReadString('\n')
 		if err != nil {
 			_ = cmd.Process.Kill()
-			t.Fatalf("no launch line: %v\n%s", err, out.String())
+			t.Fatalf("no line starting %q: %v\n%s", prefix, err, out.String())
 		}
-		if strings.HasPrefix(line, "launching proxy") {
+		if strings.HasPrefix(line, prefix) {
 			break
 		}
 	}
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	_, _ = io.Copy(&out, pr)
 	err = cmd.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("the run did not stop after SIGINT:\n%s", out.String())
+	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	}
-	if ctx.Err() != nil || code != exitUsage {
-		t.Fatalf("exit %d after Ctrl-C during the launch, want %d:\n%s", code, exitUsage, out.String())
+	return code, out.String()
+}
+
+// Ctrl-C while a launched proxy is starting is an interrupted run (exit 2),
+// not an unreachable proxy (exit 3).
+func TestInterruptWhileLaunching(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code, out := interruptAt(t, ctx, "launching proxy", "run", "--proxy-cmd", "exec sleep 30", "--upstream", "127.0.0.1:0", "--out", t.TempDir())
+	if code != exitUsage {
+		t.Fatalf("exit %d after Ctrl-C during the launch, want %d:\n%s", code, exitUsage, out)
 	}
 }
 
@@ -540,52 +552,25 @@ func TestInterruptWhileLaunching(t *testing.T) {
 func TestInterruptEveryRevision(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out := t.TempDir()
-	cmd := childCommand(ctx, "run", "--proxy", "builtin:reference", "--spec-version", "all", "--upstream", "127.0.0.1:0", "--out", out)
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	var buf bytes.Buffer
-	rd := bufio.NewReader(io.TeeReader(pr, &buf))
-	for {
-		line, err := rd.ReadString('\n')
-		if err != nil {
-			_ = cmd.Process.Kill()
-			t.Fatalf("the first revision ran no case: %v\n%s", err, buf.String())
-		}
-		if strings.HasPrefix(line, "PASS  ") { // a case of the first revision
-			break
-		}
-	}
-	_ = cmd.Process.Signal(syscall.SIGINT)
-	_, _ = io.Copy(&buf, pr)
-	err = cmd.Wait()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	}
-	if ctx.Err() != nil || code != exitUsage {
-		t.Fatalf("exit %d after Ctrl-C, want %d:\n%s", code, exitUsage, buf.String())
+	dir := t.TempDir()
+	// "PASS  ": a case of the first revision.
+	code, out := interruptAt(t, ctx, "PASS  ", "run", "--proxy", "builtin:reference", "--spec-version", "all", "--upstream", "127.0.0.1:0", "--out", dir)
+	if code != exitUsage {
+		t.Fatalf("exit %d after Ctrl-C, want %d:\n%s", code, exitUsage, out)
 	}
 	first := scenarios.Revisions[0]
-	if r, err := report.ReadJSONFile(filepath.Join(out, first, "results.json")); err != nil || !r.Interrupted {
+	if r, err := report.ReadJSONFile(filepath.Join(dir, first, "results.json")); err != nil || !r.Interrupted {
 		t.Errorf("the interrupted revision's results.json: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(out, "report.html")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
 		t.Errorf("no side-by-side page: %v", err)
 	}
-	if !strings.Contains(buf.String(), "INTERRUPTED  builtin:reference") {
-		t.Errorf("the interrupted revision's verdict line does not say so:\n%s", buf.String())
+	if !strings.Contains(out, "INTERRUPTED  builtin:reference") {
+		t.Errorf("the interrupted revision's verdict line does not say so:\n%s", out)
 	}
 	for _, rev := range scenarios.Revisions[1:] {
-		if !strings.Contains(buf.String(), "== MCP "+rev+": not run (interrupted)") {
-			t.Errorf("revision %s not reported as not run:\n%s", rev, buf.String())
+		if !strings.Contains(out, "== MCP "+rev+": not run (interrupted)") {
+			t.Errorf("revision %s not reported as not run:\n%s", rev, out)
 		}
 	}
 }
