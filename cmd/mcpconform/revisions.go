@@ -51,6 +51,10 @@ func selfCommand(args []string) (*exec.Cmd, error) {
 // binary with the same flags), the reports of each in OUT/<revision>, and
 // one side-by-side page OUT/report.html. The exit code is the worst.
 func (o *runOptions) runEveryRevision(cmd *cobra.Command, stdout, stderr io.Writer) error {
+	// A usage error is the same for every revision: said once, here.
+	if _, err := o.prepare(); err != nil {
+		return err
+	}
 	base := flagsAsArgs(cmd.Flags(), "spec-version", "out")
 	worst := exitOK
 	var runs []*report.Run
@@ -127,17 +131,10 @@ func (o *runOptions) runEveryRevision(cmd *cobra.Command, stdout, stderr io.Writ
 		current = nil
 		mu.Unlock()
 		worst = worseExit(worst, code)
-		var ran *report.Run
 		if out != "" {
 			if r, err := report.ReadJSONFile(filepath.Join(out, "results.json")); err == nil {
-				ran = r
 				runs = append(runs, r)
 			}
-		}
-		if code == exitUsage && ran == nil {
-			// A usage error (said by the child) is the same for every
-			// revision: once is enough.
-			break
 		}
 	}
 	if o.out != "" && len(runs) > 0 {

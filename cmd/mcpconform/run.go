@@ -191,44 +191,55 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 	return cmd
 }
 
-func (o *runOptions) run(stdout, stderr io.Writer) error {
+// prepared is what the flags come to once checked: everything a run needs
+// before it starts anything.
+type prepared struct {
+	roles       []scenarios.Role
+	browserPath string
+	hdr         http.Header
+	baseline    *Baseline
+}
+
+// prepare checks the flags and derives what the run needs from them,
+// starting nothing: every usage error is found here, before the mock, the
+// proxy or a child run exists (--spec-version all checks once, in the
+// parent).
+func (o *runOptions) prepare() (*prepared, error) {
 	if o.proxy == "" && o.proxyCmd != "" {
 		o.proxy = "http://127.0.0.1:{port}/mcp"
 	}
-	if o.listenAny {
-		fmt.Fprintf(stderr, "mcpconform: warning: --listen-any: the mock upstream listens on %s and may be reachable from other hosts; it answers anyone and issues test credentials\n", o.upstream)
-	}
 	if o.proxy == "" {
-		return usageErr("--proxy is required: a URL such as http://127.0.0.1:8080/mcp, or builtin:reference (or --proxy-cmd to launch one)")
+		return nil, usageErr("--proxy is required: a URL such as http://127.0.0.1:8080/mcp, or builtin:reference (or --proxy-cmd to launch one)")
 	}
 	if o.proxyCmd != "" && strings.HasPrefix(o.proxy, proxyundertest.BuiltinPrefix) {
-		return usageErr("--proxy-cmd launches an external proxy; it cannot be combined with --proxy %s", o.proxy)
+		return nil, usageErr("--proxy-cmd launches an external proxy; it cannot be combined with --proxy %s", o.proxy)
 	}
 	if err := checkBuiltin(o.proxy); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkSelection(o.labelFilter, o.focus); err != nil {
-		return err
+		return nil, err
 	}
+	p := &prepared{}
 	roles, err := scenarios.ParseRoles(o.role)
 	if err != nil {
-		return usageErr("%v", err)
+		return nil, usageErr("%v", err)
 	}
 	if o.upstreamStdio && !hasRole(roles, scenarios.RoleB) {
 		// Only an MCP-terminating bridge can put an HTTP endpoint in
 		// front of a stdio server; the T, I and K probes read the HTTP
 		// mock behind the proxy, which a stdio upstream leaves out.
-		return usageErr("--upstream-stdio declares a bridge to a stdio server, so --role must include B (e.g. --role B or B,K; got %s)", o.role)
+		return nil, usageErr("--upstream-stdio declares a bridge to a stdio server, so --role must include B (e.g. --role B or B,K; got %s)", o.role)
 	}
 	browserPath, err := o.resolveBrowser(roles)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	hdr := http.Header{}
 	for _, h := range o.headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
-			return usageErr("--header %q: want 'Name: value'", h)
+			return nil, usageErr("--header %q: want 'Name: value'", h)
 		}
 		hdr.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
@@ -246,32 +257,44 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	// a usage error before anything starts.
 	dummy := map[string]string{"port": "1", "upstream": "http://127.0.0.1:1/mcp", "upstream_origin": "http://127.0.0.1:1", "upstream_sse": "http://127.0.0.1:1/sse"}
 	if _, err := proxyundertest.Expand(o.proxyCmd, dummy); err != nil {
-		return usageErr("--proxy-cmd: %v", err)
+		return nil, usageErr("--proxy-cmd: %v", err)
 	}
 	proxySpec, err := proxyundertest.Expand(o.proxy, dummy)
 	if err != nil {
-		return usageErr("--proxy: %v", err)
+		return nil, usageErr("--proxy: %v", err)
 	}
 	if !strings.HasPrefix(o.proxy, proxyundertest.BuiltinPrefix) {
 		// Validate the URL before starting anything.
 		if _, err := proxyundertest.Open(proxySpec, "http://"+o.upstream+mockserver.MCPPath, proxyundertest.Options{}); err != nil {
-			return usageErr("%v", err)
+			return nil, usageErr("%v", err)
 		}
 	}
 	if o.proxySSE != "" {
 		if strings.HasPrefix(o.proxy, proxyundertest.BuiltinPrefix) {
-			return usageErr("--proxy-sse names an external proxy's legacy endpoint; builtin:%s serves /sse next to /mcp", strings.TrimPrefix(o.proxy, proxyundertest.BuiltinPrefix))
+			return nil, usageErr("--proxy-sse names an external proxy's legacy endpoint; builtin:%s serves /sse next to /mcp", strings.TrimPrefix(o.proxy, proxyundertest.BuiltinPrefix))
 		}
 		if _, err := proxyundertest.LegacyURL(o.proxySSE, dummy, "http://127.0.0.1:1/mcp", "http://127.0.0.1:1/sse"); err != nil {
-			return usageErr("%v", err)
+			return nil, usageErr("%v", err)
 		}
 	}
-	var baseline *Baseline
+	p.roles, p.browserPath, p.hdr = roles, browserPath, hdr
 	if o.baseline != "" {
-		if baseline, err = loadBaseline(o.baseline); err != nil {
-			return usageErr("--baseline: %v", err)
+		if p.baseline, err = loadBaseline(o.baseline); err != nil {
+			return nil, usageErr("--baseline: %v", err)
 		}
 	}
+	return p, nil
+}
+
+func (o *runOptions) run(stdout, stderr io.Writer) error {
+	if o.listenAny {
+		fmt.Fprintf(stderr, "mcpconform: warning: --listen-any: the mock upstream listens on %s and may be reachable from other hosts; it answers anyone and issues test credentials\n", o.upstream)
+	}
+	p, err := o.prepare()
+	if err != nil {
+		return err
+	}
+	roles, browserPath, hdr, baseline := p.roles, p.browserPath, p.hdr, p.baseline
 	if o.out != "" {
 		if err := os.MkdirAll(o.out, 0o755); err != nil {
 			return usageErr("--out: %v", err)

@@ -26,6 +26,8 @@ func TestUsageErrorsAreOneLine(t *testing.T) {
 		{[]string{"run", "--proxy", "builtin:reference", "--label-filter", "(sse"}, `Mismatched '('`},
 		{[]string{"run", "--proxy", "builtin:reference", "--focus", "["}, `--focus "[": not a regular expression`},
 		{[]string{"run", "--proxy", "builtin:no-such-proxy"}, "no such built-in proxy"},
+		// Said once by the parent, not once per revision by each child.
+		{[]string{"run", "--proxy", "builtin:no-such-proxy", "--spec-version", "all"}, "no such built-in proxy"},
 		{[]string{"run", "--proxy", "builtin:bridge", "--role", "K", "--upstream-stdio"}, "--upstream-stdio declares a bridge to a stdio server, so --role must include B"},
 		{[]string{"list", "--label-filter", "(sse"}, `Mismatched '('`},
 		{[]string{"list", "--focus", "["}, `--focus "["`},
