@@ -141,34 +141,36 @@ func cleanOut(dir string) (int, error) {
 	return n, nil
 }
 
-// consoleRedactor redacts the run's secrets from what it prints: the
-// proxy's URL (a key in its query), the launched proxy's output, a body the
-// preflight quotes. The reports are redacted separately (publicCopy).
-type consoleRedactor struct {
+// secretRedactor holds the run's secrets: the reports are redacted with
+// them (publicCopy), and so is what the run prints: the proxy's URL (a key
+// in its query), the launched proxy's output, a body the preflight quotes.
+type secretRedactor struct {
 	mu      sync.Mutex
 	secrets []string
 }
 
 // add registers secrets known only later in the run (the AS credentials).
-func (c *consoleRedactor) add(secrets ...string) {
+func (c *secretRedactor) add(secrets ...string) {
 	c.mu.Lock()
 	c.secrets = append(c.secrets, secrets...)
 	c.mu.Unlock()
 }
 
-func (c *consoleRedactor) text(s string) string {
+// list is a copy of the secrets registered so far.
+func (c *secretRedactor) list() []string {
 	c.mu.Lock()
-	secrets := c.secrets
-	c.mu.Unlock()
-	return redactText(s, secrets)
+	defer c.mu.Unlock()
+	return append([]string(nil), c.secrets...)
 }
 
+func (c *secretRedactor) text(s string) string { return redactText(s, c.list()) }
+
 // writer wraps w; writes are console lines, each redacted whole.
-func (c *consoleRedactor) writer(w io.Writer) io.Writer { return &redactingWriter{w: w, c: c} }
+func (c *secretRedactor) writer(w io.Writer) io.Writer { return &redactingWriter{w: w, c: c} }
 
 type redactingWriter struct {
 	w io.Writer
-	c *consoleRedactor
+	c *secretRedactor
 }
 
 func (r *redactingWriter) Write(p []byte) (int, error) {

@@ -30,8 +30,8 @@ import (
 
 // runOptions are the flags of `mcpconform run`.
 type runOptions struct {
-	// redactor takes the run's secrets out of what it prints.
-	redactor consoleRedactor
+	// redactor holds the run's secrets: out of its reports, and of what it prints.
+	redactor secretRedactor
 
 	proxy        string
 	proxySSE     string
@@ -146,7 +146,7 @@ Exit codes: 0 clean, 1 conformance failure, 2 usage or harness error, 3 proxy un
 			o.specVersion = rev
 			// The error is printed by the caller: redacted like the console.
 			err = o.run(stdout, stderr)
-			if ee, ok := err.(*exitError); ok && ee.err != nil {
+			if ee, ok := err.(*exitError); ok && ee.err != nil && !o.unredacted {
 				ee.err = errors.New(o.redactor.text(ee.err.Error()))
 			}
 			return err
@@ -316,8 +316,10 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	if o.name != "" {
 		run.Proxy.Name, run.Proxy.Version = o.name, ""
 	}
+	// One store of the run's secrets, for the reports (publicCopy) and,
+	// unless --unredacted, for the console.
+	o.redactor.add(o.secrets(hdr)...)
 	if !o.unredacted {
-		o.redactor.add(o.secrets(hdr)...)
 		stdout, stderr = o.redactor.writer(stdout), o.redactor.writer(stderr)
 	}
 	con := newConsole(stdout, o.verbose, baseline)
@@ -339,7 +341,6 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			os.Remove(credFile)
 		}
 	}()
-	secrets := o.secrets(hdr)
 	stopLaunched := func() {
 		mu.Lock()
 		l := launched
@@ -368,14 +369,9 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			credFile = credTmp
 			mu.Unlock()
 		}
-		// The AS credentials exist only now, after secrets was built: the
-		// reports (launch line, proxy log) must not show them either.
-		mu.Lock()
-		secrets = append(secrets, popt.ClientSecret, popt.RefreshToken)
-		mu.Unlock()
-		if !o.unredacted {
-			o.redactor.add(popt.ClientSecret, popt.RefreshToken)
-		}
+		// The AS credentials exist only now: the console and the reports
+		// (launch line, proxy log) must not show them either.
+		o.redactor.add(popt.ClientSecret, popt.RefreshToken)
 		spec := o.proxy
 		var values map[string]string // launch placeholders, once known
 		if o.proxyCmd != "" {
@@ -392,7 +388,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			cmdline, _ := proxyundertest.Expand(o.proxyCmd, values)
 			spec, _ = proxyundertest.Expand(o.proxy, values)
 			mu.Lock()
-			fmt.Fprintf(stdout, "launching proxy  %s\n", redactText(cmdline, secrets))
+			fmt.Fprintf(stdout, "launching proxy  %s\n", o.redactor.text(cmdline))
 			mu.Unlock()
 			run.Proxy.Target = spec
 			run.Notes = append(run.Notes, "proxy launched with: "+cmdline)
@@ -497,7 +493,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			}
 			start := time.Now()
 			run.Tally()
-			pub := publicCopy(run, secrets, o.unredacted)
+			pub := publicCopy(run, o.redactor.list(), o.unredacted)
 			_ = report.WriteFileAtomic(filepath.Join(o.out, "results.json"), func(w io.Writer) error { return report.WriteJSON(w, pub) })
 			lastWrite, lastCost = time.Now(), time.Since(start)
 		}
@@ -570,7 +566,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		OnCase: func(c report.Case) {
 			// The console shows what the reports show: credentials redacted.
 			mu.Lock()
-			shown := publicCopy(&report.Run{Schema: report.SchemaVersion, Cases: []report.Case{c}}, secrets, o.unredacted).Cases[0]
+			shown := publicCopy(&report.Run{Schema: report.SchemaVersion, Cases: []report.Case{c}}, o.redactor.list(), o.unredacted).Cases[0]
 			mu.Unlock()
 			con.finished(shown)
 			mu.Lock()
@@ -614,7 +610,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	addReproduce(run, reproduceTargetOf(run, o.out, o.proxyCmd != ""))
 	run.SortCases()
 	run.Tally()
-	pub := publicCopy(run, secrets, o.unredacted)
+	pub := publicCopy(run, o.redactor.list(), o.unredacted)
 	if err := writeReports(o.out, pub); err != nil {
 		fmt.Fprintln(stderr, "mcpconform: writing reports:", err)
 		return &exitError{code: exitUsage}
