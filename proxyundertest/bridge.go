@@ -295,18 +295,11 @@ func (s *bridgeSession) noteAuth(auth []string) {
 	s.mu.Unlock()
 }
 
-// markGone records that the upstream session is gone or broken.
+// markGone records that the upstream session is gone or broken, and ends
+// the client's GET streams: a client that only listens (resource updates)
+// would otherwise hold a stream that can never deliver again. Its
+// reconnect then gets 404, and it re-initializes.
 func (s *bridgeSession) markGone() {
-	s.mu.Lock()
-	s.gone = true
-	s.mu.Unlock()
-}
-
-// upstreamGone marks the session gone and ends the client's GET streams:
-// a client that only listens (resource updates) would otherwise hold a
-// stream that can never deliver again. Its reconnect then gets 404, and it
-// re-initializes.
-func (s *bridgeSession) upstreamGone() {
 	s.mu.Lock()
 	s.gone = true
 	streams := s.streams
@@ -479,7 +472,7 @@ func (b *Bridge) initialize(ctx context.Context, ss *mcp.ServerSession, ex *exch
 	// DELETE or idleness closes the upstream one; an upstream session
 	// that broke leaves the client session unusable.
 	go func() { _ = ss.Wait(); s.end() }()
-	go func() { _ = cs.Wait(); s.upstreamGone() }()
+	go func() { _ = cs.Wait(); s.markGone() }()
 	return res, nil
 }
 
