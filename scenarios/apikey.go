@@ -577,14 +577,14 @@ func checkKeyNotLeaked(h *H) {
 	// spelling it knows.
 	lower := *s
 	lower.T = h.withoutKey(s.T)
-	echo := lower.Call("tools/call", map[string]any{"name": mockserver.ToolEchoHeaders, "arguments": map[string]any{}},
+	echo := lower.Call("tools/call", upstreamOnlyCall(),
 		keyed(http.Header{}, strings.ToLower(h.keyHeader()), key))
 	s.nextID = lower.nextID
 	if echo.Status == http.StatusUnauthorized || echo.Status == http.StatusForbidden {
 		// That is APIKEY-005's finding, not a leak: echo with the declared
 		// spelling instead.
 		h.Note("the gate refused the key under %q (APIKEY-005); echo_headers repeated under %q", strings.ToLower(h.keyHeader()), h.keyHeader())
-		echo = s.Call("tools/call", map[string]any{"name": mockserver.ToolEchoHeaders, "arguments": map[string]any{}}, nil)
+		echo = s.Call("tools/call", upstreamOnlyCall(), nil)
 	}
 	d = append(d, downstreamLeaks(echo, key, "tools/call echo_headers")...)
 	s.Close()

@@ -357,6 +357,13 @@ func headerList(h http.Header) []report.Header {
 	return out
 }
 
+// upstreamOnlyCall is the params of a tools/call only the upstream can
+// answer (echo_headers: what it received), for probes whose request must
+// reach it: a gateway may answer tools/list from a cached tool list.
+func upstreamOnlyCall() map[string]any {
+	return map[string]any{"name": mockserver.ToolEchoHeaders, "arguments": map[string]any{}}
+}
+
 // rpcRequest builds a JSON-RPC request body.
 func rpcRequest(id int, method string, params any) []byte {
 	m := map[string]any{"jsonrpc": "2.0", "id": id, "method": method}

@@ -238,12 +238,16 @@ func (h *H) Control(m *Mismatch) {
 // timed out, or "".
 func (h *H) proxyTimeout() string {
 	for _, ex := range h.c.Exchanges {
-		if ex.Hop == report.HopClientProxy && strings.Contains(ex.Error, "timed out") {
+		if ex.Hop == report.HopClientProxy && timedOut(ex) {
 			return ex.Error
 		}
 	}
 	return ""
 }
+
+// timedOut reports whether an exchange ended because its time ran out (the
+// client's errors say "timed out"): a proxy that did not answer in time.
+func timedOut(ex report.Exchange) bool { return strings.Contains(ex.Error, "timed out") }
 
 // Verdict judges the probe run through the proxy. A nil Mismatch passes.
 func (h *H) Verdict(m *Mismatch) {

@@ -533,19 +533,19 @@ func (st *runState) blameExit(c *report.Case) {
 // to the proxy timed out. Cases that sent nothing to the proxy (skips, quick
 // errors) leave it as it is; one complete answer resets it.
 func (st *runState) countUnanswered(c *report.Case) {
-	sent, timedOut := 0, 0
+	sent, late := 0, 0
 	for _, ex := range c.Exchanges {
 		if ex.Hop != report.HopClientProxy {
 			continue
 		}
 		sent++
-		if ex.Error != "" && strings.Contains(ex.Error, "timed out") {
-			timedOut++
+		if timedOut(ex) {
+			late++
 		}
 	}
 	switch {
 	case sent == 0:
-	case timedOut == sent:
+	case late == sent:
 		st.unanswered++
 	default:
 		st.unanswered = 0

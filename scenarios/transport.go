@@ -595,13 +595,6 @@ func checkBadVersion400(h *H) {
 	}
 }
 
-// upstreamOnlyCall is the params of a tools/call only the upstream can
-// answer (echo_headers: what it received), for probes whose request must
-// reach it: a gateway may answer tools/list from a cached tool list.
-func upstreamOnlyCall() map[string]any {
-	return map[string]any{"name": mockserver.ToolEchoHeaders, "arguments": map[string]any{}}
-}
-
 // checkUpstreamSessionBridge is SESS-002 through a bridge: the bridge keeps
 // its own session with its client and sends the upstream's session id (the
 // one the mock minted for the bridge's initialize) on every later upstream
